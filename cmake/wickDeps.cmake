@@ -1,0 +1,26 @@
+# The dependencies wick links against, found from Debian's packages. Used by the build and by the
+# installed wickConfig.cmake, so a user's project finds exactly what wick was built with.
+include(CMakeFindDependencyMacro)
+find_dependency(Threads)
+find_dependency(TBB CONFIG)
+find_dependency(ZLIB)
+find_dependency(nlohmann_json CONFIG)
+if(NOT TARGET wick_deps::openblas)
+  # Debian ships OpenBLASConfig.cmake (variables only); wrap it in a target.
+  find_package(OpenBLAS CONFIG QUIET)
+  if(NOT OpenBLAS_FOUND)
+    find_package(PkgConfig QUIET)
+    if(PkgConfig_FOUND)
+      pkg_check_modules(OpenBLAS QUIET openblas)
+      set(OpenBLAS_LIBRARIES ${OpenBLAS_LINK_LIBRARIES})
+    endif()
+  endif()
+  find_path(WICK_CBLAS_INCLUDE cblas.h HINTS ${OpenBLAS_INCLUDE_DIRS} NO_DEFAULT_PATH)
+  if(NOT OpenBLAS_LIBRARIES OR NOT WICK_CBLAS_INCLUDE)
+    message(FATAL_ERROR "wick needs OpenBLAS: apt-get install libopenblas-dev")
+  endif()
+  add_library(wick_deps::openblas INTERFACE IMPORTED)
+  set_target_properties(wick_deps::openblas PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${WICK_CBLAS_INCLUDE}"
+    INTERFACE_LINK_LIBRARIES "${OpenBLAS_LIBRARIES}")
+endif()

@@ -1,0 +1,71 @@
+// Reverse-mode autograd: the graph node each differentiable op attaches to its output, the
+// context a backward function sees, grad mode (NoGradGuard), and the engine behind backward().
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace wick {
+
+class BackwardCtx;
+using BackwardFn = std::function<void(BackwardCtx&)>;
+
+struct Node {
+  const char* name;                // the op, for error messages
+  std::vector<Tensor> inputs;      // the op's tensor inputs, in the op's order
+  std::vector<uint64_t> versions;  // their storage versions when the op ran
+  uint64_t out_version = 0;
+  BackwardFn fn;
+  bool released = false;  // set after a backward that did not retain the graph
+};
+
+// What a backward function sees. It reads the output's gradient and adds (never assigns) each
+// input's gradient into grad_in(i), a contiguous buffer of that input's shape.
+class BackwardCtx {
+ public:
+  BackwardCtx(Node& node, const Tensor& out, const Tensor& grad_out)
+      : node_(node), out_(out), grad_out_(grad_out), grads_(node.inputs.size()) {}
+  const Tensor& grad_out() const { return grad_out_; }  // contiguous, the output's shape
+  const Tensor& out() const;                           // the op's result, checked unmodified
+  const Tensor& input(size_t i) const;                 // an input value, checked unmodified
+  bool needs_grad(size_t i) const;
+  Tensor& grad_in(size_t i);  // zero-initialized on first use
+
+ private:
+  Node& node_;
+  const Tensor& out_;
+  const Tensor& grad_out_;
+  std::vector<Tensor> grads_;  // handles on the inputs' accumulators, filled on first use
+};
+
+bool is_grad_enabled();
+void set_grad_enabled(bool on);
+
+// While alive, ops record no graph (results need no grad), as torch.no_grad().
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(is_grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// True when grad mode is on and some input requires grad: the op must record a node.
+bool should_record(std::initializer_list<const Tensor*> inputs);
+bool should_record(const std::vector<Tensor>& inputs);
+
+// Attaches `fn` as the backward of `out` when should_record(inputs); `out` then requires grad.
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardFn fn);
+
+// The engine behind Tensor::backward.
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// Refuses an in-place write to `t` that autograd could not track (names the op).
+void check_inplace(const Tensor& t, const char* op);
+
+}  // namespace wick

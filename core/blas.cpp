@@ -1,0 +1,64 @@
+// OpenBLAS behind gemm / gemm_serial. OpenBLAS runs single-threaded: its own threading is not
+// bitwise stable across thread counts for large shapes, so wick splits C into fixed blocks itself.
+#include "core/blas.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "core/parallel.h"
+
+namespace wick {
+namespace {
+
+// Block sizes of C. Fixed numbers, so the split (and so every bit of C) depends on shape alone.
+constexpr int64_t kBlockRows = 128;
+constexpr int64_t kBlockCols = 512;
+
+void init_blas_once() {
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  init_blas_once();
+  if (k == 0) {  // BLAS leaves C alone when k == 0 only if beta == 1; make beta explicit
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  int64_t row_blocks = (m + kBlockRows - 1) / kBlockRows;
+  int64_t col_blocks = (n + kBlockCols - 1) / kBlockCols;
+  if (row_blocks * col_blocks <= 1) {
+    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      int64_t i0 = (blk / col_blocks) * kBlockRows, j0 = (blk % col_blocks) * kBlockCols;
+      int64_t mb = std::min(kBlockRows, m - i0), nb = std::min(kBlockCols, n - j0);
+      // Row block i0 of op(A) and column block j0 of op(B), addressed in their stored layout.
+      const float* ab = trans_a ? a + i0 : a + i0 * lda;
+      const float* bb = trans_b ? b + j0 * ldb : b + j0;
+      gemm_serial(trans_a, trans_b, mb, nb, k, alpha, ab, lda, bb, ldb, beta, c + i0 * ldc + j0, ldc);
+    }
+  });
+}
+
+}  // namespace wick

@@ -1,0 +1,18 @@
+// Matrix multiply, the one place wick talks to BLAS (OpenBLAS). Row-major throughout.
+#pragma once
+#include <cstdint>
+
+namespace wick {
+
+// C (m x n) = alpha * op(A) * op(B) + beta * C, with op(A) m x k and op(B) k x n. lda/ldb/ldc are
+// the row strides of A, B, C as stored. The product is cut into fixed blocks of C (by shape only)
+// that run in parallel, each through single-threaded OpenBLAS: bit-identical at any thread count.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// The same product in the calling thread, for callers that already run in parallel.
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc);
+
+}  // namespace wick

@@ -1,0 +1,73 @@
+// oneTBB behind parallel_for / parallel_sum / set_num_threads (see parallel.h for the contract).
+#include "core/parallel.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <tbb/parallel_for.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+
+namespace wick {
+namespace {
+
+std::mutex control_mutex;
+std::unique_ptr<tbb::global_control> control;
+int num_threads = 0;  // 0: not set yet, all cores
+
+int all_cores() { return static_cast<int>(tbb::info::default_concurrency()); }
+
+}  // namespace
+
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> lock(control_mutex);
+  if (n <= 0) n = all_cores();
+  control.reset();
+  control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  static_cast<size_t>(n));
+  num_threads = n;
+}
+
+int get_num_threads() {
+  std::lock_guard<std::mutex> lock(control_mutex);
+  return num_threads > 0 ? num_threads : all_cores();
+}
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  if (end <= begin) return;
+  WICK_CHECK(grain > 0, "parallel_for: grain must be positive, got ", grain);
+  int64_t chunks = (end - begin + grain - 1) / grain;
+  if (chunks == 1) {
+    fn(begin, end);
+    return;
+  }
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, chunks, 1),
+      [&](const tbb::blocked_range<int64_t>& r) {
+        for (int64_t c = r.begin(); c < r.end(); ++c)
+          fn(begin + c * grain, std::min(end, begin + (c + 1) * grain));
+      },
+      tbb::simple_partitioner());
+}
+
+double parallel_sum(int64_t begin, int64_t end, int64_t grain,
+                    const std::function<double(int64_t, int64_t)>& fn) {
+  if (end <= begin) return 0.0;
+  WICK_CHECK(grain > 0, "parallel_sum: grain must be positive, got ", grain);
+  int64_t chunks = (end - begin + grain - 1) / grain;
+  std::vector<double> partial(static_cast<size_t>(chunks));
+  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      partial[c] = fn(begin + c * grain, std::min(end, begin + (c + 1) * grain));
+  });
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace wick

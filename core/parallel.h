@@ -1,0 +1,26 @@
+// Threading, the one place wick talks to oneTBB. Work is always cut into fixed chunks that depend
+// only on the range and the grain, never on the thread count, and partial results are combined
+// in chunk order: so every result is bit-identical at any thread count.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace wick {
+
+// Caps wick's worker threads (oneTBB, through tbb::global_control). OpenBLAS is kept at one
+// thread per call, and wick runs GEMMs as fixed blocks on these workers, so the two never
+// oversubscribe the cores. n <= 0 means all cores.
+void set_num_threads(int n);
+int get_num_threads();
+
+// Calls fn(chunk_begin, chunk_end) for [begin, end) cut into chunks of `grain` elements (the last
+// may be shorter), in parallel when there are several chunks.
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn);
+
+// Sums fn(chunk_begin, chunk_end) over the same fixed chunks, adding the partial sums in chunk
+// order (deterministic whatever the thread count).
+double parallel_sum(int64_t begin, int64_t end, int64_t grain,
+                    const std::function<double(int64_t, int64_t)>& fn);
+
+}  // namespace wick

@@ -1,0 +1,89 @@
+// The autograd engine: accumulation, explicit gradients, retained and released graphs, no-grad,
+// detach, in-place rules, and gradients through views.
+#include "helpers.h"
+
+using namespace wick;
+
+TEST_CASE("gradients accumulate across backward calls and reach shared inputs once per use") {
+  Tensor x = from_vector(std::vector<float>{1, 2, 3}).requires_grad_();
+  sum(mul(x, x)).backward();  // d/dx Σx² = 2x
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 4, 6});
+  sum(mul(x, x)).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{4, 8, 12});
+  x.set_grad(Tensor());
+  CHECK(!x.grad().defined());
+}
+
+TEST_CASE("non-scalar backward needs an explicit gradient") {
+  Tensor x = ones({2, 2}).requires_grad_();
+  Tensor y = mul(x, 3.0);
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("only for scalar outputs"), Error);
+  CHECK_THROWS_WITH_AS(y.backward(ones({3})), doctest::Contains("gradient of shape [3]"), Error);
+  y.backward(full({2, 2}, 2.0));
+  CHECK(x.grad().to_vector<float>() == std::vector<float>(4, 6.f));
+}
+
+TEST_CASE("the graph is released after backward unless retained") {
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = sum(mul(x, x));
+  y.backward(Tensor(), /*retain_graph=*/true);
+  y.backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{4, 4});
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("second time"), Error);
+}
+
+TEST_CASE("backward on a tensor that needs no grad is an error") {
+  Tensor x = ones({2});
+  CHECK_THROWS_WITH_AS(sum(x).backward(), doctest::Contains("does not require grad"), Error);
+}
+
+TEST_CASE("NoGradGuard and detach stop the graph") {
+  Tensor x = ones({2}).requires_grad_();
+  {
+    NoGradGuard g;
+    Tensor y = mul(x, 2.0);
+    CHECK(!y.requires_grad());
+    CHECK(y.grad_fn() == nullptr);
+  }
+  CHECK(is_grad_enabled());
+  Tensor d = x.detach();
+  CHECK(!d.requires_grad());
+  CHECK(d.same_storage(x));
+  Tensor z = add(mul(x, 2.0), d);
+  sum(z).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 2});
+}
+
+TEST_CASE("in-place rules: leaves update outside the graph, saved tensors are guarded") {
+  Tensor w = ones({3}).requires_grad_();
+  CHECK_THROWS_WITH_AS(w.add_(ones({3})), doctest::Contains("leaf tensor that requires grad"), Error);
+  {
+    NoGradGuard g;
+    w.add_(ones({3}), -0.5);  // what an optimizer step does
+  }
+  CHECK(w.to_vector<float>() == std::vector<float>{0.5f, 0.5f, 0.5f});
+  Tensor a = ones({3});
+  Tensor y = mul(w, a);  // saves a for dy/dw
+  a.fill_(2);
+  CHECK_THROWS_WITH_AS(sum(y).backward(), doctest::Contains("modified by an in-place operation"), Error);
+}
+
+TEST_CASE("gradients flow through views into the right elements") {
+  Tensor x = arange(12).view({3, 4}).clone().detach().requires_grad_();
+  Tensor y = x.t().slice(0, 1, 4, 2).narrow(1, 0, 2);  // rows 1,3 of xᵀ, first two columns
+  sum(mul(y, y)).backward();
+  std::vector<float> g = x.grad().to_vector<float>();
+  std::vector<float> expect{0, 2, 0, 6, 0, 10, 0, 14, 0, 0, 0, 0};
+  CHECK(g == expect);
+}
+
+TEST_CASE("gradient checks of the view ops") {
+  manual_seed(3);
+  using V = std::vector<Tensor>;
+  test::gradcheck([](const V& v) { return v[0].permute({2, 0, 1}); }, {test::leaf({2, 3, 4})});
+  test::gradcheck([](const V& v) { return v[0].transpose(0, 1).reshape({6, 2}); }, {test::leaf({2, 3, 2})});
+  test::gradcheck([](const V& v) { return v[0].slice(1, 0, 5, 2).select(0, 1); }, {test::leaf({3, 5})});
+  test::gradcheck([](const V& v) { return v[0].unsqueeze(1).expand({3, 4, 2}); }, {test::leaf({3, 2})});
+  test::gradcheck([](const V& v) { return v[0].squeeze(1).flatten(); }, {test::leaf({3, 1, 2})});
+  test::gradcheck([](const V& v) { return v[0].t().contiguous().view({-1}); }, {test::leaf({3, 2})});
+}
