@@ -1,8 +1,13 @@
 // The umbrella header: #include <wick/wick.h> brings in the whole public API.
 #pragma once
 #include "core/autograd.h"
+#include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/index.h"
 #include "core/ops/linalg.h"
+#include "core/ops/loss.h"
+#include "core/ops/norm.h"
+#include "core/ops/pool.h"
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
 #include "core/parallel.h"

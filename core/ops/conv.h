@@ -1,0 +1,16 @@
+// 2-D convolution (cross-correlation, as PyTorch) with stride, padding, dilation and groups.
+#pragma once
+#include <array>
+
+#include "core/tensor.h"
+
+namespace wick {
+
+using Int2 = std::array<int64_t, 2>;  // (height, width)
+
+// x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O) or undefined -> (N, O, OH, OW) with
+// OH = (H + 2*padding[0] - dilation[0]*(KH-1) - 1) / stride[0] + 1, likewise OW.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Int2 stride = {1, 1},
+              Int2 padding = {0, 0}, Int2 dilation = {1, 1}, int64_t groups = 1);
+
+}  // namespace wick

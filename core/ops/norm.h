@@ -1,0 +1,18 @@
+// Functional batch normalization, exactly as ../shared/BN_SPEC.md (PyTorch 1.13) defines it.
+#pragma once
+#include "core/tensor.h"
+
+namespace wick {
+
+// x (N, C), (N, C, L) or (N, C, H, W); statistics per channel C over every other dim.
+// training: normalize with the batch mean and biased variance; when running_mean/running_var are
+//   defined, update them in place: r = (1 - momentum) r + momentum * batch_stat, with the unbiased
+//   variance. A batch whose statistics are NaN/Inf is refused (wick::Error) before any update.
+// eval (training == false): normalize with running_mean/running_var (which must be defined).
+// weight/bias (C) may be undefined (affine = false). Gradients flow to x, weight and bias, never
+// into the running buffers.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+
+}  // namespace wick
