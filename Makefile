@@ -1,0 +1,25 @@
+# The README's commands. `make test` installs what is missing, builds and runs every test;
+# `make train` trains small-cnn on Fashion-MNIST. `make asan` runs the tests under sanitizers.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+GENERATOR := $(if $(shell command -v ninja),-G Ninja,)
+
+.PHONY: deps build test asan clean
+
+deps:
+	@bash tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps
+	cmake -S . -B build-asan $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWICK_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) build-asan
