@@ -13,3 +13,5 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "core/warning.h"
+#include "layers/nn.h"

@@ -1,0 +1,126 @@
+// BatchNorm1d/2d: which statistics each mode uses, the momentum / cumulative-average factor,
+// num_batches_tracked, and the once-only warning for a layer evaluated before it saw any data.
+#include "layers/batchnorm.h"
+
+#include <sstream>
+
+#include "core/autograd.h"
+#include "core/ops/norm.h"
+#include "core/warning.h"
+
+namespace wick::nn {
+
+const char* mode_name(BatchNormMode mode) {
+  switch (mode) {
+    case BatchNormMode::Auto: return "auto";
+    case BatchNormMode::Frozen: return "frozen";
+    case BatchNormMode::BatchStats: return "batch-stats";
+  }
+  return "?";
+}
+
+BatchNormImplBase::BatchNormImplBase(const BatchNormOptions& options) : options(options) {
+  int64_t c = options.num_features();
+  WICK_CHECK(c > 0, "BatchNorm: num_features must be positive, got ", c);
+  WICK_CHECK(options.eps() > 0, "BatchNorm: eps must be positive, got ", options.eps());
+  WICK_CHECK(!options.momentum() || (*options.momentum() >= 0 && *options.momentum() <= 1),
+             "BatchNorm: momentum must be in [0, 1] (or none for a cumulative average), got ", *options.momentum());
+  if (options.affine()) {
+    weight = register_parameter("weight", ones({c}));
+    bias = register_parameter("bias", zeros({c}));
+  }
+  if (options.track_running_stats()) {
+    running_mean = register_buffer("running_mean", zeros({c}));
+    running_var = register_buffer("running_var", ones({c}));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, Dtype::Int64));
+  }
+}
+
+void BatchNormImplBase::reset_running_stats() {
+  if (!options.track_running_stats()) return;
+  NoGradGuard g;
+  running_mean.zero_();
+  running_var.fill_(1.0);
+  num_batches_tracked.zero_();
+}
+
+void BatchNormImplBase::reset_parameters() {
+  reset_running_stats();
+  if (!options.affine()) return;
+  NoGradGuard g;
+  weight.fill_(1.0);
+  bias.zero_();
+}
+
+void BatchNormImplBase::set_mode(BatchNormMode mode) {
+  if (mode == mode_) return;
+  WICK_CHECK(mode != BatchNormMode::Frozen || options.track_running_stats(), type_name(),
+             ": cannot freeze a layer built with track_running_stats=false (it has no running statistics)");
+  if (options.affine()) {
+    if (mode == BatchNormMode::Frozen) {
+      grad_before_freeze_ = weight.requires_grad();
+      weight.requires_grad_(false);
+      bias.requires_grad_(false);
+    } else if (mode_ == BatchNormMode::Frozen) {
+      weight.requires_grad_(grad_before_freeze_);
+      bias.requires_grad_(grad_before_freeze_);
+    }
+  }
+  mode_ = mode;
+}
+
+Tensor BatchNormImplBase::forward(const Tensor& x) {
+  check_input_dim(x);
+  const bool track = options.track_running_stats();
+  bool batch_stats, update;
+  switch (mode_) {
+    case BatchNormMode::Frozen: batch_stats = update = false; break;
+    case BatchNormMode::BatchStats: batch_stats = true, update = false; break;
+    default:
+      batch_stats = is_training() || !track;
+      update = is_training() && track;
+  }
+  if (!batch_stats && num_batches_tracked.item<int64_t>() == 0 && !warned_unseen_) {
+    warned_unseen_ = true;
+    warn(type_name() + "(" + std::to_string(options.num_features()) +
+         ") normalizes with running statistics that never saw a training batch (num_batches_tracked == 0): "
+         "running_mean is still 0 and running_var 1");
+  }
+  double factor = 0.0;
+  if (update) {
+    int64_t seen = num_batches_tracked.item<int64_t>() + 1;
+    factor = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(seen);
+  }
+  // Running buffers go to the functional form only where it should read or update them.
+  Tensor rm = (!batch_stats || update) ? running_mean : Tensor();
+  Tensor rv = (!batch_stats || update) ? running_var : Tensor();
+  Tensor y = batch_norm(x, rm, rv, weight, bias, batch_stats, factor, options.eps());
+  if (update) {  // only after the update succeeded (a refused NaN batch is not counted)
+    ++num_batches_tracked.data<int64_t>()[0];
+    num_batches_tracked.bump_version();
+  }
+  return y;
+}
+
+std::string BatchNormImplBase::extra_repr() const {
+  std::ostringstream os;
+  os << options.num_features() << ", eps=" << options.eps() << ", momentum=";
+  if (options.momentum()) os << *options.momentum();
+  else os << "None";
+  os << ", affine=" << (options.affine() ? "True" : "False")
+     << ", track_running_stats=" << (options.track_running_stats() ? "True" : "False");
+  if (mode_ != BatchNormMode::Auto) os << ", mode=" << mode_name(mode_);
+  return os.str();
+}
+
+void BatchNorm1dImpl::check_input_dim(const Tensor& x) const {
+  WICK_CHECK(x.dim() == 2 || x.dim() == 3, "BatchNorm1d: expected 2D or 3D input (got ", x.dim(),
+             "D input of shape ", shape_str(x.shape()), ")");
+}
+
+void BatchNorm2dImpl::check_input_dim(const Tensor& x) const {
+  WICK_CHECK(x.dim() == 4, "BatchNorm2d: expected 4D input (got ", x.dim(), "D input of shape ",
+             shape_str(x.shape()), ")");
+}
+
+}  // namespace wick::nn

@@ -1,0 +1,85 @@
+// nn::BatchNorm1d / nn::BatchNorm2d, exactly as ../shared/BN_SPEC.md (PyTorch 1.13), plus an
+// explicit per-module mode so a frozen layer stays frozen whatever train()/eval() say.
+#pragma once
+#include <optional>
+
+#include "layers/module.h"
+#include "layers/options.h"
+
+namespace wick::nn {
+
+// num_features, affine and track_running_stats are fixed at construction (they decide which
+// tensors exist); eps and momentum are read at every forward.
+struct BatchNormOptions {
+  BatchNormOptions(int64_t num_features) : num_features_(num_features) {}  // NOLINT
+  WICK_ARG(int64_t, num_features);
+  WICK_ARG(double, eps) = 1e-5;
+  // Weight of the NEW batch in the running averages (PyTorch's convention; Keras's 0.99 is the
+  // weight of the old value). std::nullopt: a cumulative average, 1 / num_batches_tracked.
+  WICK_ARG(std::optional<double>, momentum) = 0.1;
+  WICK_ARG(bool, affine) = true;
+  WICK_ARG(bool, track_running_stats) = true;
+};
+using BatchNorm1dOptions = BatchNormOptions;
+using BatchNorm2dOptions = BatchNormOptions;
+
+enum class BatchNormMode {
+  // PyTorch's behaviour: training mode normalizes with the batch statistics and updates the
+  // running ones; eval mode normalizes with the running statistics.
+  Auto,
+  // Running statistics in every mode, buffers never updated, weight and bias get no gradient.
+  // model->train() does not undo it; set_mode(Auto) (or unfreeze_batchnorm) does.
+  Frozen,
+  // Batch statistics in every mode, buffers never updated (what seed 004's trick of switching
+  // track_running_stats off was after).
+  BatchStats,
+};
+const char* mode_name(BatchNormMode mode);  // "auto", "frozen", "batch-stats"
+
+class BatchNormImplBase : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  void reset_running_stats();  // running_mean 0, running_var 1, num_batches_tracked 0
+  void reset_parameters();     // that, and weight 1, bias 0
+  void set_mode(BatchNormMode mode);
+  BatchNormMode mode() const { return mode_; }
+
+  BatchNormOptions options;
+  Tensor weight, bias;                                       // undefined unless affine
+  Tensor running_mean, running_var, num_batches_tracked;    // undefined unless track_running_stats
+
+ protected:
+  BatchNormImplBase(const BatchNormOptions& options);
+  virtual void check_input_dim(const Tensor& x) const = 0;
+
+ private:
+  BatchNormMode mode_ = BatchNormMode::Auto;
+  bool grad_before_freeze_ = true;
+  bool warned_unseen_ = false;
+};
+
+// Over (N, C) or (N, C, L).
+class BatchNorm1dImpl : public BatchNormImplBase {
+ public:
+  explicit BatchNorm1dImpl(const BatchNormOptions& options) : BatchNormImplBase(options) {}
+  std::string type_name() const override { return "BatchNorm1d"; }
+
+ protected:
+  void check_input_dim(const Tensor& x) const override;
+};
+WICK_MODULE(BatchNorm1d);
+
+// Over (N, C, H, W).
+class BatchNorm2dImpl : public BatchNormImplBase {
+ public:
+  explicit BatchNorm2dImpl(const BatchNormOptions& options) : BatchNormImplBase(options) {}
+  std::string type_name() const override { return "BatchNorm2d"; }
+
+ protected:
+  void check_input_dim(const Tensor& x) const override;
+};
+WICK_MODULE(BatchNorm2d);
+
+}  // namespace wick::nn

@@ -1,0 +1,107 @@
+// nn::Module, the base every layer shares: parameters, buffers and child modules registered by
+// name (PyTorch's dotted names), a train/eval switch that recurses, and PyTorch's printout.
+// ModuleHolder and WICK_MODULE give each layer a libtorch-style shared handle (nn::Linear holds a
+// std::shared_ptr<LinearImpl>; copies share the module).
+#pragma once
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace wick::nn {
+
+class Module;
+template <typename T> using Named = std::vector<std::pair<std::string, T>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual std::string type_name() const = 0;  // "Conv2d"
+  // The layer's computation. Layers taking one tensor override this.
+  virtual Tensor forward(const Tensor& x);
+
+  // Sets training mode here and in every descendant; eval() is train(false).
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  Named<Tensor> named_parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  Named<Tensor> named_buffers(bool recurse = true) const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  const Named<std::shared_ptr<Module>>& named_children() const { return children_; }
+  // This module (named "") and every descendant, depth first, in registration order.
+  Named<std::shared_ptr<Module>> named_modules();
+
+  void zero_grad();                     // drops every parameter's gradient
+  void requires_grad_(bool on = true);  // on every parameter of the subtree
+  int64_t parameter_count() const;      // elements in all parameters
+
+  // PyTorch's module printout: "Sequential(\n  (0): Conv2d(1, 32, kernel_size=(3, 3), ...)\n)".
+  std::string repr() const;
+  virtual std::string extra_repr() const { return ""; }
+
+ protected:
+  // Registers a parameter (an undefined tensor registers nothing, like PyTorch's None).
+  Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+  void add_child(const std::string& name, std::shared_ptr<Module> m);
+
+ private:
+  void check_new_name(const std::string& name, const char* what) const;
+
+  bool training_ = true;
+  Named<Tensor> params_, buffers_;
+  Named<std::shared_ptr<Module>> children_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Module& m);
+
+// A shared handle on a module implementation, as libtorch's ModuleHolder.
+template <typename Impl>
+class ModuleHolder {
+ public:
+  using ImplType = Impl;
+  template <typename... Args>
+    requires std::is_constructible_v<Impl, Args...>
+  explicit ModuleHolder(Args&&... args) : impl_(std::make_shared<Impl>(std::forward<Args>(args)...)) {}
+  ModuleHolder(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}  // NOLINT: implicit on purpose
+
+  Impl* operator->() const { return impl_.get(); }
+  Impl& operator*() const { return *impl_; }
+  const std::shared_ptr<Impl>& ptr() const { return impl_; }
+  template <typename... Args>
+  auto operator()(Args&&... args) const {
+    return impl_->forward(std::forward<Args>(args)...);
+  }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+template <typename Impl>
+std::ostream& operator<<(std::ostream& os, const ModuleHolder<Impl>& m) {
+  return os << *m;
+}
+
+}  // namespace wick::nn
+
+// Declares nn::Name as the shared handle of nn::NameImpl.
+#define WICK_MODULE(Name)                                   \
+  class Name : public ::wick::nn::ModuleHolder<Name##Impl> { \
+   public:                                                  \
+    using ::wick::nn::ModuleHolder<Name##Impl>::ModuleHolder; \
+  }

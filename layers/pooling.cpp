@@ -1,0 +1,33 @@
+// Pooling layers over the functional pooling ops.
+#include "layers/pooling.h"
+
+#include "core/ops/pool.h"
+
+namespace wick::nn {
+
+Tensor MaxPool2dImpl::forward(const Tensor& x) {
+  const auto& o = options;
+  return max_pool2d(x, o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.ceil_mode());
+}
+
+std::string MaxPool2dImpl::extra_repr() const {
+  const auto& o = options;
+  return "kernel_size=" + o.kernel_size().str(true) + ", stride=" + o.stride().str(true) +
+         ", padding=" + o.padding().str(true) + ", dilation=" + o.dilation().str(true) +
+         ", ceil_mode=" + (o.ceil_mode() ? "True" : "False");
+}
+
+Tensor AvgPool2dImpl::forward(const Tensor& x) {
+  const auto& o = options;
+  return avg_pool2d(x, o.kernel_size(), o.stride(), o.padding(), o.ceil_mode(), o.count_include_pad());
+}
+
+std::string AvgPool2dImpl::extra_repr() const {
+  const auto& o = options;
+  return "kernel_size=" + o.kernel_size().str(true) + ", stride=" + o.stride().str(true) +
+         ", padding=" + o.padding().str(true);
+}
+
+Tensor AdaptiveAvgPool2dImpl::forward(const Tensor& x) { return adaptive_avg_pool2d(x, options.output_size()); }
+
+}  // namespace wick::nn

@@ -1,0 +1,60 @@
+// Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d. Options are read at every forward.
+#pragma once
+#include <optional>
+
+#include "layers/module.h"
+#include "layers/options.h"
+
+namespace wick::nn {
+
+struct MaxPool2dOptions {
+  MaxPool2dOptions(Size2 kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT
+  WICK_ARG(Size2, kernel_size);
+  WICK_ARG(Size2, stride);  // defaults to kernel_size
+  WICK_ARG(Size2, padding) = 0;
+  WICK_ARG(Size2, dilation) = 1;
+  WICK_ARG(bool, ceil_mode) = false;
+};
+class MaxPool2dImpl : public Module {
+ public:
+  explicit MaxPool2dImpl(const MaxPool2dOptions& options) : options(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "MaxPool2d"; }
+  std::string extra_repr() const override;
+  MaxPool2dOptions options;
+};
+WICK_MODULE(MaxPool2d);
+
+struct AvgPool2dOptions {
+  AvgPool2dOptions(Size2 kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT
+  WICK_ARG(Size2, kernel_size);
+  WICK_ARG(Size2, stride);  // defaults to kernel_size
+  WICK_ARG(Size2, padding) = 0;
+  WICK_ARG(bool, ceil_mode) = false;
+  WICK_ARG(bool, count_include_pad) = true;
+};
+class AvgPool2dImpl : public Module {
+ public:
+  explicit AvgPool2dImpl(const AvgPool2dOptions& options) : options(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "AvgPool2d"; }
+  std::string extra_repr() const override;
+  AvgPool2dOptions options;
+};
+WICK_MODULE(AvgPool2d);
+
+struct AdaptiveAvgPool2dOptions {
+  AdaptiveAvgPool2dOptions(Size2 output_size) : output_size_(output_size) {}  // NOLINT
+  WICK_ARG(Size2, output_size);
+};
+class AdaptiveAvgPool2dImpl : public Module {
+ public:
+  explicit AdaptiveAvgPool2dImpl(const AdaptiveAvgPool2dOptions& options) : options(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string extra_repr() const override { return "output_size=" + options.output_size().str(); }
+  AdaptiveAvgPool2dOptions options;
+};
+WICK_MODULE(AdaptiveAvgPool2d);
+
+}  // namespace wick::nn
