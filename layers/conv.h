@@ -24,6 +24,8 @@ struct Conv2dOptions {
 class Conv2dImpl : public Module {
  public:
   explicit Conv2dImpl(const Conv2dOptions& options);
+  Conv2dImpl(int64_t in_channels, int64_t out_channels, Size2 kernel_size)
+      : Conv2dImpl(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
   void reset_parameters();
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }

@@ -1,0 +1,134 @@
+// nn::Module: registration and PyTorch's dotted names, recursive train/eval, holders, printout,
+// default initialization bounds, zero_grad / requires_grad_.
+#include "helpers.h"
+
+using namespace wick;
+
+namespace {
+nn::Sequential small_cnn() {
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)), nn::BatchNorm2d(32), nn::ReLU(),
+                        nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)), nn::BatchNorm2d(64),
+                        nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(3136, 128), nn::ReLU(),
+                        nn::Linear(128, 10));
+}
+}  // namespace
+
+TEST_CASE("small-cnn has PyTorch's parameter and buffer names, shapes and count") {
+  auto model = small_cnn();
+  std::vector<std::string> names;
+  for (auto& [n, t] : model->named_parameters()) names.push_back(n + shape_str(t.shape()));
+  CHECK(names == std::vector<std::string>{"0.weight[32, 1, 3, 3]", "0.bias[32]", "1.weight[32]", "1.bias[32]",
+                                          "4.weight[64, 32, 3, 3]", "4.bias[64]", "5.weight[64]", "5.bias[64]",
+                                          "9.weight[128, 3136]", "9.bias[128]", "11.weight[10, 128]",
+                                          "11.bias[10]"});
+  std::vector<std::string> bufs;
+  for (auto& [n, t] : model->named_buffers()) bufs.push_back(n);
+  CHECK(bufs == std::vector<std::string>{"1.running_mean", "1.running_var", "1.num_batches_tracked",
+                                         "5.running_mean", "5.running_var", "5.num_batches_tracked"});
+  CHECK(model->named_buffers()[2].second.dtype() == Dtype::Int64);
+  CHECK(model->named_buffers()[2].second.dim() == 0);
+  CHECK(model->parameter_count() == 421834);  // sum(p.numel()) in PyTorch
+  CHECK(model->forward(randn({2, 1, 28, 28})).shape() == Shape{2, 10});
+}
+
+TEST_CASE("train() and eval() recurse through nested Sequentials") {
+  nn::Sequential inner(nn::Linear(4, 4), nn::BatchNorm1d(4));
+  nn::Sequential outer(nn::Linear(4, 4), inner, nn::Dropout(0.5));
+  outer->eval();
+  for (auto& [name, m] : outer->named_modules()) CHECK_MESSAGE(!m->is_training(), name);
+  inner->train();
+  CHECK(!outer->is_training());
+  CHECK(outer->at<nn::SequentialImpl>(1)->at<nn::BatchNorm1dImpl>(1)->is_training());
+  outer->train();
+  for (auto& [name, m] : outer->named_modules()) CHECK_MESSAGE(m->is_training(), name);
+  std::vector<std::string> names;
+  for (auto& [name, m] : outer->named_modules()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"", "0", "1", "1.0", "1.1", "2"});
+  CHECK_THROWS_WITH_AS(outer->at<nn::LinearImpl>(2), doctest::Contains("is a Dropout"), Error);
+  CHECK_THROWS_WITH_AS((*outer)[3], doctest::Contains("out of range for 3 modules"), Error);
+}
+
+TEST_CASE("module handles share their module") {
+  nn::Linear a(3, 2);
+  nn::Linear b = a;
+  CHECK(b.ptr() == a.ptr());
+  nn::Sequential s(a);
+  CHECK(s->parameters()[0].same_storage(a->weight));
+}
+
+TEST_CASE("the printout matches PyTorch's module repr") {
+  auto model = small_cnn();
+  CHECK(model->repr() ==
+        "Sequential(\n"
+        "  (0): Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
+        "  (1): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "  (2): ReLU()\n"
+        "  (3): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
+        "  (4): Conv2d(32, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
+        "  (5): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "  (6): ReLU()\n"
+        "  (7): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
+        "  (8): Flatten(start_dim=1, end_dim=-1)\n"
+        "  (9): Linear(in_features=3136, out_features=128, bias=True)\n"
+        "  (10): ReLU()\n"
+        "  (11): Linear(in_features=128, out_features=10, bias=True)\n"
+        ")");
+  nn::Sequential nested(nn::Dropout(0.5), nn::LeakyReLU(), nn::AvgPool2d(2),
+                        nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({1, 1})), nn::Identity(),
+                        nn::BatchNorm1d(nn::BatchNorm1dOptions(4).momentum(std::nullopt).affine(false)),
+                        nn::Conv2d(nn::Conv2dOptions(2, 4, {3, 5}).stride(2).dilation(2).groups(2).bias(false)),
+                        nn::Sequential(nn::Tanh(), nn::Sigmoid()));
+  CHECK(nested->repr() ==
+        "Sequential(\n"
+        "  (0): Dropout(p=0.5, inplace=False)\n"
+        "  (1): LeakyReLU(negative_slope=0.01)\n"
+        "  (2): AvgPool2d(kernel_size=2, stride=2, padding=0)\n"
+        "  (3): AdaptiveAvgPool2d(output_size=(1, 1))\n"
+        "  (4): Identity()\n"
+        "  (5): BatchNorm1d(4, eps=1e-05, momentum=None, affine=False, track_running_stats=True)\n"
+        "  (6): Conv2d(2, 4, kernel_size=(3, 5), stride=(2, 2), dilation=(2, 2), groups=2, bias=False)\n"
+        "  (7): Sequential(\n"
+        "    (0): Tanh()\n"
+        "    (1): Sigmoid()\n"
+        "  )\n"
+        ")");
+}
+
+TEST_CASE("default initialization uses PyTorch's bounds") {
+  manual_seed(0);
+  nn::Linear fc(400, 300);
+  double bound = 1.0 / std::sqrt(400.0);
+  std::vector<float> w = fc->weight.to_vector<float>();
+  float lo = *std::min_element(w.begin(), w.end()), hi = *std::max_element(w.begin(), w.end());
+  CHECK(lo >= -bound);
+  CHECK(hi <= bound);
+  CHECK(lo < -0.95 * bound);  // the whole range is used
+  CHECK(hi > 0.95 * bound);
+  nn::Conv2d conv(nn::Conv2dOptions(8, 16, 3).groups(2));
+  double cbound = 1.0 / std::sqrt(4.0 * 9.0);
+  std::vector<float> b = conv->bias.to_vector<float>();
+  for (float v : b) CHECK(std::fabs(v) <= cbound);
+  CHECK(conv->weight.shape() == Shape{16, 4, 3, 3});
+}
+
+TEST_CASE("zero_grad drops gradients and requires_grad_ covers the subtree") {
+  nn::Sequential m(nn::Linear(3, 2), nn::Linear(2, 1));
+  sum(m->forward(ones({4, 3}))).backward();
+  for (auto& p : m->parameters()) CHECK(p.grad().defined());
+  m->zero_grad();
+  for (auto& p : m->parameters()) CHECK(!p.grad().defined());
+  m->at<nn::LinearImpl>(0)->requires_grad_(false);
+  sum(m->forward(ones({4, 3}))).backward();
+  CHECK(!m->at<nn::LinearImpl>(0)->weight.grad().defined());
+  CHECK(m->at<nn::LinearImpl>(1)->weight.grad().defined());
+}
+
+TEST_CASE("layer construction and input errors name what was wrong") {
+  CHECK_THROWS_WITH_AS(nn::Conv2d(nn::Conv2dOptions(3, 4, 3).groups(2)), doctest::Contains("groups=2 must divide"), Error);
+  CHECK_THROWS_WITH_AS(nn::Linear(0, 3), doctest::Contains("must be positive"), Error);
+  CHECK_THROWS_WITH_AS(nn::Dropout(1.5), doctest::Contains("p must be in [0, 1]"), Error);
+  nn::Linear fc(3, 2);
+  CHECK_THROWS_WITH_AS(fc(ones({4, 5})), doctest::Contains("expected input with last dim 3"), Error);
+  nn::BatchNorm2d bn(3);
+  CHECK_THROWS_WITH_AS(bn(ones({4, 3})), doctest::Contains("expected 4D input (got 2D input"), Error);
+}
