@@ -7,4 +7,7 @@
 #include "layers/linear.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
+#include "layers/architecture.h"
+#include "layers/safetensors.h"
+#include "layers/serialize.h"
 #include "layers/sequential.h"

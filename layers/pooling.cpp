@@ -24,8 +24,13 @@ Tensor AvgPool2dImpl::forward(const Tensor& x) {
 
 std::string AvgPool2dImpl::extra_repr() const {
   const auto& o = options;
-  return "kernel_size=" + o.kernel_size().str(true) + ", stride=" + o.stride().str(true) +
-         ", padding=" + o.padding().str(true);
+  // PyTorch prints only these three; wick adds the other two when they are not the default, so
+  // the printout (which wick files store as the architecture) loses nothing.
+  std::string s = "kernel_size=" + o.kernel_size().str(true) + ", stride=" + o.stride().str(true) +
+                  ", padding=" + o.padding().str(true);
+  if (o.ceil_mode()) s += ", ceil_mode=True";
+  if (!o.count_include_pad()) s += ", count_include_pad=False";
+  return s;
 }
 
 Tensor AdaptiveAvgPool2dImpl::forward(const Tensor& x) { return adaptive_avg_pool2d(x, options.output_size()); }

@@ -1,0 +1,37 @@
+// Saving and loading module weights as safetensors with PyTorch's state_dict names, so weights
+// move both ways between wick and PyTorch. wick's files also carry the model's printout (its
+// architecture) in the metadata, so load_module can rebuild the model from the file alone.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "layers/module.h"
+
+namespace wick::nn {
+
+// PyTorch's state_dict: each module's parameters, then its buffers, then its children's, with
+// dotted names ("0.weight", "1.running_mean", "1.num_batches_tracked", ...).
+Named<Tensor> state_dict(const Module& module);
+
+// Atomic (temporary file, then rename). Metadata: "format": "pt", "wick.architecture": the printout.
+void save(const Module& module, const std::string& path);
+
+// Copies the file's tensors into the module's parameters and buffers. Every key, dtype and shape is
+// checked before anything is copied, so a failed load leaves the module unchanged. strict: the
+// file's keys must be exactly the module's (missing or unexpected keys are errors); non-strict:
+// keys on one side only are skipped, but a key on both sides must still match in dtype and shape.
+void load(Module& module, const std::string& path, bool strict = true);
+
+// Rebuilds the model a wick file describes (its "wick.architecture" metadata) and loads it.
+std::shared_ptr<Module> load_module(const std::string& path);
+
+template <typename Impl>
+void save(const ModuleHolder<Impl>& module, const std::string& path) {
+  save(*module, path);
+}
+template <typename Impl>
+void load(const ModuleHolder<Impl>& module, const std::string& path, bool strict = true) {
+  load(*module, path, strict);
+}
+
+}  // namespace wick::nn
