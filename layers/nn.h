@@ -2,6 +2,7 @@
 #pragma once
 #include "layers/activation.h"
 #include "layers/batchnorm.h"
+#include "layers/bn_tools.h"
 #include "layers/conv.h"
 #include "layers/init.h"
 #include "layers/linear.h"
