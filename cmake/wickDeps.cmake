@@ -24,3 +24,15 @@ if(NOT TARGET wick_deps::openblas)
     INTERFACE_INCLUDE_DIRECTORIES "${WICK_CBLAS_INCLUDE}"
     INTERFACE_LINK_LIBRARIES "${OpenBLAS_LIBRARIES}")
 endif()
+if(NOT TARGET wick_deps::stb)
+  # Debian's libstb-dev: headers in /usr/include/stb and the implementations in libstb.
+  find_path(WICK_STB_INCLUDE stb_image.h PATH_SUFFIXES stb)
+  find_library(WICK_STB_LIB stb)
+  if(NOT WICK_STB_INCLUDE OR NOT WICK_STB_LIB)
+    message(FATAL_ERROR "wick needs stb_image: apt-get install libstb-dev")
+  endif()
+  add_library(wick_deps::stb INTERFACE IMPORTED)
+  set_target_properties(wick_deps::stb PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${WICK_STB_INCLUDE}"
+    INTERFACE_LINK_LIBRARIES "${WICK_STB_LIB}")
+endif()

@@ -5,8 +5,11 @@
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 
+#include <exception>
 #include <memory>
+#include <utility>
 #include <mutex>
 #include <vector>
 
@@ -68,6 +71,34 @@ double parallel_sum(int64_t begin, int64_t end, int64_t grain,
   double total = 0.0;
   for (double p : partial) total += p;
   return total;
+}
+
+struct BackgroundTask::State {
+  tbb::task_group group;
+  std::exception_ptr error;
+  bool waited = false;
+};
+
+BackgroundTask::BackgroundTask(std::function<void()> fn) : state_(std::make_unique<State>()) {
+  State* s = state_.get();
+  s->group.run([s, fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (...) {
+      s->error = std::current_exception();
+    }
+  });
+}
+
+void BackgroundTask::wait() {
+  if (state_->waited) return;
+  state_->group.wait();
+  state_->waited = true;
+  if (state_->error) std::rethrow_exception(std::exchange(state_->error, nullptr));
+}
+
+BackgroundTask::~BackgroundTask() {
+  if (!state_->waited) state_->group.wait();
 }
 
 }  // namespace wick

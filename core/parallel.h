@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace wick {
 
@@ -22,5 +23,21 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
 // order (deterministic whatever the thread count).
 double parallel_sum(int64_t begin, int64_t end, int64_t grain,
                     const std::function<double(int64_t, int64_t)>& fn);
+
+// Runs a function on a oneTBB worker in the background (a data loader preparing the next batch).
+// wait() blocks until it has finished and rethrows anything it threw; the destructor waits too.
+// With one thread the work runs inside wait().
+class BackgroundTask {
+ public:
+  explicit BackgroundTask(std::function<void()> fn);
+  ~BackgroundTask();
+  BackgroundTask(const BackgroundTask&) = delete;
+  BackgroundTask& operator=(const BackgroundTask&) = delete;
+  void wait();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace wick

@@ -1,0 +1,148 @@
+// batch_norm: the checks, the running-statistics update and the autograd record, exactly as
+// /work/shared/BN_SPEC.md (PyTorch 1.13) says; the raw loops are in core/kernels/batch_norm.cpp.
+#include "core/ops/norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/kernels/batch_norm.h"
+
+namespace wick {
+namespace {
+
+// A (C) parameter or buffer: float32, one value per channel (or undefined).
+void check_channel_tensor(const Tensor& t, const char* name, const Tensor& x, int64_t C) {
+  if (!t.defined()) return;
+  WICK_CHECK(t.dtype() == Dtype::Float32, "batch_norm: ", name, " must be float32, got ", dtype_name(t.dtype()));
+  WICK_CHECK(t.dim() == 1 && t.numel() == C, "batch_norm: ", name, " has ", t.numel(), " values (shape ",
+             shape_str(t.shape()), ") but the input (shape ", shape_str(x.shape()), ") has ", C,
+             " channels; expected ", name, " of shape [", C, "]");
+}
+
+// The values of a (C) tensor as doubles, or `fill` when it is undefined.
+std::vector<double> channel_values(const Tensor& t, int64_t C, double fill) {
+  std::vector<double> v(static_cast<size_t>(C), fill);
+  if (!t.defined()) return v;
+  const float* p = t.data<float>();
+  const int64_t st = t.stride(0);
+  for (int64_t c = 0; c < C; ++c) v[c] = p[c * st];
+  return v;
+}
+
+// r = (1 - m) r + m v, written through the tensor's own storage (a buffer, outside the graph).
+void update_running(const Tensor& r, const std::vector<double>& v, double momentum) {
+  float* p = r.data<float>();
+  const int64_t st = r.stride(0);
+  for (size_t c = 0; c < v.size(); ++c) {
+    float& dst = p[static_cast<int64_t>(c) * st];
+    dst = static_cast<float>((1.0 - momentum) * dst + momentum * v[c]);
+  }
+  r.bump_version();
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  WICK_CHECK(x.defined(), "batch_norm: input is undefined");
+  WICK_CHECK(x.dtype() == Dtype::Float32, "batch_norm: expects a float32 input, got ", dtype_name(x.dtype()));
+  WICK_CHECK(x.dim() >= 2, "batch_norm: expects input of shape (N, C), (N, C, L) or (N, C, H, W), got ",
+             shape_str(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+  const int64_t n = N * S;  // values per channel
+  check_channel_tensor(weight, "weight", x, C);
+  check_channel_tensor(bias, "bias", x, C);
+  check_channel_tensor(running_mean, "running_mean", x, C);
+  check_channel_tensor(running_var, "running_var", x, C);
+  WICK_CHECK(running_mean.defined() == running_var.defined(),
+             "batch_norm: running_mean and running_var must be both defined or both undefined");
+  const bool has_running = running_mean.defined();
+  WICK_CHECK(training || has_running,
+             "batch_norm: eval mode (training = false) normalizes with running_mean and running_var, "
+             "which are undefined; use training = true for batch statistics");
+  WICK_CHECK(!training || n != 1, "batch_norm: Expected more than 1 value per channel when training, got input size ",
+             shape_str(x.shape()));
+  WICK_CHECK(eps >= 0.0, "batch_norm: eps must be non-negative, got ", eps);
+
+  Tensor xc = x.detach().contiguous();
+  std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
+  if (training && n > 0) {
+    std::vector<double> var(static_cast<size_t>(C));
+    kernels::batch_norm_stats(xc.data<float>(), N, C, S, mean.data(), var.data());
+    if (has_running) {
+      // Refuse a NaN/Inf batch before touching anything: PyTorch would poison the buffers for good.
+      for (int64_t c = 0; c < C; ++c)
+        WICK_CHECK(std::isfinite(mean[c]) && std::isfinite(var[c]), "batch_norm: the training batch (input shape ",
+                   shape_str(x.shape()), ") has a NaN or Inf statistic in channel ", c, " (mean ", mean[c],
+                   ", variance ", var[c], "); the running statistics were left unchanged");
+      std::vector<double> unbiased(var);
+      for (double& v : unbiased) v *= static_cast<double>(n) / static_cast<double>(n - 1);
+      update_running(running_mean, mean, momentum);
+      update_running(running_var, unbiased, momentum);
+    }
+    for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + eps);
+  } else if (!training) {
+    mean = channel_values(running_mean, C, 0.0);
+    std::vector<double> rv = channel_values(running_var, C, 1.0);
+    for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(rv[c] + eps);
+  }
+  // y = (x − μ)·a + β per channel, a = γ·invstd.
+  const std::vector<double> gamma = channel_values(weight, C, 1.0), beta = channel_values(bias, C, 0.0);
+  std::vector<double> a(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) a[c] = gamma[c] * invstd[c];
+  Tensor out = empty(x.shape());
+  kernels::batch_norm_apply(xc.data<float>(), out.data<float>(), N, C, S, mean.data(), a.data(), beta.data());
+
+  std::vector<Tensor> inputs{x};
+  const int iw = weight.defined() ? static_cast<int>(inputs.size()) : -1;
+  if (weight.defined()) inputs.push_back(weight);
+  const int ib = bias.defined() ? static_cast<int>(inputs.size()) : -1;
+  if (bias.defined()) inputs.push_back(bias);
+  // Backward, per channel, with g = dL/dy, x̂ = (x − μ)·invstd and n values per channel.
+  //   dβ = Σ g ;  dγ = Σ g·x̂ = invstd·Σ g·(x − μ)          (both modes; eval uses the running μ, σ²)
+  //   eval: μ and invstd are constants, so dx = γ·invstd·g.
+  //   training: μ and σ² depend on x. With dμ/dx_j = 1/n and dσ²/dx_j = 2(x_j − μ)/n,
+  //     dx = γ·invstd·(g − mean(g) − x̂·mean(g·x̂))
+  //        = A·g + B·(x − μ) + K  with A = γ·invstd, B = −γ·invstd³·Σ g(x − μ)/n, K = −γ·invstd·Σ g/n.
+  record(out, "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n](BackwardCtx& ctx) {
+    if (n == 0) {
+      for (size_t i = 0; i < 3; ++i)
+        if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
+      return;
+    }
+    Tensor xin = ctx.input(0).contiguous();
+    const float* px = xin.data<float>();
+    const float* g = ctx.grad_out().data<float>();
+    const bool need_w = iw >= 0 && ctx.needs_grad(iw), need_b = ib >= 0 && ctx.needs_grad(ib);
+    const bool need_x = ctx.needs_grad(0);
+    std::vector<double> sum_g(static_cast<size_t>(C)), sum_gxc(static_cast<size_t>(C));
+    if (need_w || need_b || (need_x && training))
+      kernels::batch_norm_grad_sums(px, g, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
+    if (need_w) {
+      float* gw = ctx.grad_in(iw).data<float>();
+      for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<float>(invstd[c] * sum_gxc[c]);
+    }
+    if (need_b) {
+      float* gb = ctx.grad_in(ib).data<float>();
+      for (int64_t c = 0; c < C; ++c) gb[c] += static_cast<float>(sum_g[c]);
+    }
+    if (!need_x) return;
+    const std::vector<double> gamma = channel_values(iw >= 0 ? ctx.input(iw) : Tensor(), C, 1.0);
+    std::vector<double> A(static_cast<size_t>(C)), B(static_cast<size_t>(C), 0.0), K(static_cast<size_t>(C), 0.0);
+    const double dn = static_cast<double>(n);
+    for (int64_t c = 0; c < C; ++c) {
+      A[c] = gamma[c] * invstd[c];
+      if (training) {
+        B[c] = -A[c] * invstd[c] * invstd[c] * sum_gxc[c] / dn;
+        K[c] = -A[c] * sum_g[c] / dn;
+      }
+    }
+    kernels::batch_norm_input_grad(px, g, mean.data(), A.data(), B.data(), K.data(), N, C, S,
+                                   ctx.grad_in(0).data<float>());
+  });
+  return out;
+}
+
+}  // namespace wick
