@@ -6,6 +6,7 @@
 #include "layers/conv.h"
 #include "layers/init.h"
 #include "layers/linear.h"
+#include "layers/models.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
 #include "layers/architecture.h"

@@ -4,17 +4,8 @@
 
 using namespace wick;
 
-namespace {
-nn::Sequential small_cnn() {
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)), nn::BatchNorm2d(32), nn::ReLU(),
-                        nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)), nn::BatchNorm2d(64),
-                        nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(3136, 128), nn::ReLU(),
-                        nn::Linear(128, 10));
-}
-}  // namespace
-
 TEST_CASE("small-cnn has PyTorch's parameter and buffer names, shapes and count") {
-  auto model = small_cnn();
+  auto model = nn::small_cnn();
   std::vector<std::string> names;
   for (auto& [n, t] : model->named_parameters()) names.push_back(n + shape_str(t.shape()));
   CHECK(names == std::vector<std::string>{"0.weight[32, 1, 3, 3]", "0.bias[32]", "1.weight[32]", "1.bias[32]",
@@ -57,7 +48,7 @@ TEST_CASE("module handles share their module") {
 }
 
 TEST_CASE("the printout matches PyTorch's module repr") {
-  auto model = small_cnn();
+  auto model = nn::small_cnn();
   CHECK(model->repr() ==
         "Sequential(\n"
         "  (0): Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"

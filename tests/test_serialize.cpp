@@ -10,13 +10,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nn::Sequential small_cnn() {
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)), nn::BatchNorm2d(32), nn::ReLU(),
-                        nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)), nn::BatchNorm2d(64),
-                        nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(3136, 128), nn::ReLU(),
-                        nn::Linear(128, 10));
-}
-
 std::string pt_file() { return std::string(WICK_TEST_DATA) + "/small_cnn_pt.safetensors"; }
 
 // A scratch file path unique to this test process, removed at scope exit.
@@ -47,7 +40,7 @@ std::string make_file(const std::string& header, const std::string& data) {
 }  // namespace
 
 TEST_CASE("a PyTorch-saved small-cnn loads and gives PyTorch's eval logits") {
-  auto model = small_cnn();
+  auto model = nn::small_cnn();
   nn::load(model, pt_file());
   model->eval();
   test::Golden g("nn_model.json");
@@ -57,7 +50,7 @@ TEST_CASE("a PyTorch-saved small-cnn loads and gives PyTorch's eval logits") {
 }
 
 TEST_CASE("after the same training batches the BN running statistics match PyTorch's") {
-  auto model = small_cnn();
+  auto model = nn::small_cnn();
   nn::load(model, pt_file());
   test::Golden g("nn_model.json");
   const auto& c = g.at("cases").at("train_stats");
@@ -72,13 +65,13 @@ TEST_CASE("after the same training batches the BN running statistics match PyTor
 
 TEST_CASE("save then load round-trips bit-exactly, and load_module rebuilds the architecture") {
   manual_seed(4);
-  auto model = small_cnn();
+  auto model = nn::small_cnn();
   nn::Sequential frozen_tail(nn::Linear(4, 3), nn::BatchNorm1d(nn::BatchNorm1dOptions(3).momentum(std::nullopt)));
   frozen_tail->at<nn::BatchNorm1dImpl>(1)->set_mode(nn::BatchNormMode::Frozen);
   model->forward(randn({4, 1, 28, 28}));  // non-trivial running stats
   TempFile f;
   nn::save(model, f.path);
-  auto copy = small_cnn();
+  auto copy = nn::small_cnn();
   nn::load(copy, f.path);
   auto a = nn::state_dict(*model), b = nn::state_dict(*copy);
   REQUIRE(a.size() == b.size());
