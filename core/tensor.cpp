@@ -290,8 +290,7 @@ Tensor arange(double start, double end, double step, Dtype dtype) {
 
 namespace {
 template <typename T>
-Tensor from_values(const std::vector<T>& values, const Shape& shape) {
-  Shape s = shape.empty() && values.size() != 1 ? Shape{static_cast<int64_t>(values.size())} : shape;
+Tensor from_values(const std::vector<T>& values, const Shape& s) {
   WICK_CHECK(numel_of(s) == static_cast<int64_t>(values.size()), "from_vector: ", values.size(),
              " values do not fill shape ", shape_str(s));
   Tensor t = empty(s, dtype_of<T>());
@@ -302,6 +301,12 @@ Tensor from_values(const std::vector<T>& values, const Shape& shape) {
 
 Tensor from_vector(const std::vector<float>& values, const Shape& shape) { return from_values(values, shape); }
 Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape) { return from_values(values, shape); }
+Tensor from_vector(const std::vector<float>& values) {
+  return from_values(values, {static_cast<int64_t>(values.size())});
+}
+Tensor from_vector(const std::vector<int64_t>& values) {
+  return from_values(values, {static_cast<int64_t>(values.size())});
+}
 
 Tensor from_blob(void* data, const Shape& shape, Dtype dtype, std::function<void(void*)> deleter) {
   WICK_CHECK(data != nullptr || numel_of(shape) == 0, "from_blob: null data for shape ", shape_str(shape));

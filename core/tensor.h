@@ -141,9 +141,11 @@ Tensor scalar_tensor(double value, Dtype dtype = Dtype::Float32);  // 0-d
 // [start, end) in steps of `step`; arange(n) is 0..n-1.
 Tensor arange(double end, Dtype dtype = Dtype::Float32);
 Tensor arange(double start, double end, double step = 1.0, Dtype dtype = Dtype::Float32);
-// Copies `values` into a new tensor of `shape` (default: 1-D).
-Tensor from_vector(const std::vector<float>& values, const Shape& shape = {});
-Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape = {});
+// Copies `values` into a new 1-D tensor, or one of `shape` ({} with one value: 0-d).
+Tensor from_vector(const std::vector<float>& values);
+Tensor from_vector(const std::vector<int64_t>& values);
+Tensor from_vector(const std::vector<float>& values, const Shape& shape);
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
 // Wraps memory wick does not own. `deleter` (may be empty) runs when the last view dies.
 Tensor from_blob(void* data, const Shape& shape, Dtype dtype = Dtype::Float32,
                  std::function<void(void*)> deleter = {});

@@ -7,7 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
+
+#include "core/atomic_file.h"
 
 namespace wick::nn {
 namespace {
@@ -49,10 +50,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::string prefix;
   put_u64(prefix, head.size());
 
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    WICK_CHECK(out.good(), "save: cannot open ", tmp, " for writing: ", std::strerror(errno));
+  write_file_atomic(path, [&](std::ostream& out) {
     out.write(prefix.data(), static_cast<std::streamsize>(prefix.size()));
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     for (const Tensor& c : blobs) {
@@ -60,18 +58,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
       const char* bytes = static_cast<const char*>(c.impl()->storage->data()) + c.offset() * static_cast<int64_t>(esize);
       out.write(bytes, static_cast<std::streamsize>(c.numel() * static_cast<int64_t>(esize)));
     }
-    out.flush();
-    if (!out.good()) {
-      std::remove(tmp.c_str());
-      detail::fail("save: writing ", tmp, " failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    detail::fail("save: cannot move ", tmp, " to ", path, ": ", ec.message());
-  }
+  });
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {

@@ -102,7 +102,7 @@ TEST_CASE("gradient checks: cross_entropy for each reduction, label smoothing an
   Tensor t2 = targets({1, 0, 2, 2, 0, 1}, {2, 3});
   test::gradcheck([&](const V& v) { return cross_entropy(v[0], t2, Reduction::Mean, 0.1, 0); },
                   {test::leaf({2, 3, 3})});
-  test::gradcheck([&](const V& v) { return cross_entropy(v[0], from_vector(std::vector<int64_t>{2}, {}),
+  test::gradcheck([&](const V& v) { return cross_entropy(v[0], from_vector(std::vector<int64_t>{2}, Shape{}),
                                                          Reduction::None); },
                   {test::leaf({4})});
 }

@@ -21,6 +21,8 @@ std::vector<int64_t> wrap_dims(const std::vector<int64_t>& dims, int64_t nd, con
                " appears more than once in the list of dims");
     out.push_back(w);
   }
+  // A 0-d tensor accepts dim 0 or -1 (as PyTorch) but has no dim to reduce.
+  if (nd == 0) out.clear();
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -99,9 +101,14 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  ReduceRows r = reduce_rows(x, dims, keepdim, "mean");
-  WICK_CHECK(r.inner > 0 || r.outer == 0, "mean: reducing over an empty dimension of ", shape_str(x.shape()));
-  return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(r.inner));
+  // Only the count of reduced elements is needed here (no copy of x): sum does the work.
+  check_float(x, "mean");
+  std::vector<int64_t> red = wrap_dims(dims, x.dim(), "mean");
+  int64_t n = 1;
+  for (int64_t d : red) n *= x.shape()[d];
+  WICK_CHECK(n > 0 || numel_of(reduced_shape(x.shape(), red, false)) == 0,
+             "mean: reducing over an empty dimension of ", shape_str(x.shape()));
+  return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(n));
 }
 
 Tensor mean(const Tensor& x) {
@@ -190,10 +197,34 @@ Tensor max_rows(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim)
 }  // namespace
 
 Tensor max(const Tensor& x) {
+  check_float(x, "max");
   WICK_CHECK(x.numel() > 0, "max: the input is empty (shape ", shape_str(x.shape()), ")");
   std::vector<int64_t> all(static_cast<size_t>(x.dim()));
   std::iota(all.begin(), all.end(), 0);
-  return max_rows(x, all, false);
+  ReduceRows r = reduce_rows(x, all, false, "max");
+  Tensor out = scalar_tensor(r.rows.data<float>()[row_argmax(r, "max")[0]]);
+  // As PyTorch's all-elements max: the gradient is shared evenly among the elements equal to the
+  // maximum (among the NaNs when the maximum is NaN), gx_j += g / count for each of them.
+  record(out, "max", {x}, [](BackwardCtx& ctx) {
+    const float m = ctx.out().item<float>();
+    const bool nan = std::isnan(m);
+    Tensor xc = ctx.input(0).contiguous();
+    const float* p = xc.data<float>();
+    auto hit = [p, m, nan](int64_t j) { return nan ? std::isnan(p[j]) : p[j] == m; };
+    const int64_t n = xc.numel();
+    const double count = parallel_sum(0, n, 16384, [&](int64_t b, int64_t e) {
+      double c = 0;
+      for (int64_t j = b; j < e; ++j) c += hit(j) ? 1.0 : 0.0;
+      return c;
+    });
+    const float share = ctx.grad_out().item<float>() / static_cast<float>(count);
+    float* gx = ctx.grad_in(0).data<float>();
+    parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j)
+        if (hit(j)) gx[j] += share;
+    });
+  });
+  return out;
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) { return max_rows(x, {dim}, keepdim); }

@@ -13,7 +13,7 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // Variance with Bessel's correction when unbiased (PyTorch's default).
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false);
-Tensor max(const Tensor& x);  // all elements, 0-d
+Tensor max(const Tensor& x);  // all elements, 0-d; the gradient is shared among tied maxima
 Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);  // values; the gradient goes to the first max
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64 indices, first max wins
 

@@ -75,8 +75,10 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor relu(const Tensor& x) {
+  // NaN passes through, and so does its gradient, as in PyTorch.
   return unary(
-      x, "relu", [](float v) { return v > 0.f ? v : 0.f; }, [](float, float y) { return y > 0.f ? 1.f : 0.f; });
+      x, "relu", [](float v) { return v > 0.f || std::isnan(v) ? v : 0.f; },
+      [](float, float y) { return y <= 0.f ? 0.f : 1.f; });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
