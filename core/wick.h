@@ -14,4 +14,6 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "core/warning.h"
+#include "data/data.h"
 #include "layers/nn.h"
+#include "optim/optim.h"

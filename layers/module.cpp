@@ -48,6 +48,13 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   children_.emplace_back(name, std::move(m));
 }
 
+std::shared_ptr<Module> Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
+  WICK_CHECK(module != nullptr, type_name(), ": replace_module(\"", name, "\") got a null module");
+  for (auto& [n, child] : children_)
+    if (n == name) return child = std::move(module);
+  detail::fail(type_name(), ": replace_module: there is no child module named \"", name, "\"");
+}
+
 namespace {
 
 // Collects (prefix + name, tensor) for `own` lists over a module tree, PyTorch's order: a

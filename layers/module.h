@@ -41,6 +41,10 @@ class Module {
   // This module (named "") and every descendant, depth first, in registration order.
   Named<std::shared_ptr<Module>> named_modules();
 
+  // Swaps the registered child `name` for another module (e.g. a new classifier head), as
+  // libtorch's replace_module. Returns the new module.
+  std::shared_ptr<Module> replace_module(const std::string& name, std::shared_ptr<Module> module);
+
   void zero_grad();                     // drops every parameter's gradient
   void requires_grad_(bool on = true);  // on every parameter of the subtree
   int64_t parameter_count() const;      // elements in all parameters

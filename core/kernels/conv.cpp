@@ -1,0 +1,224 @@
+// 2-D convolution as GEMMs over im2col column matrices. Images run in parallel (each image's
+// result is computed the same way whatever the thread count); the weight gradient sums fixed
+// image ranges into per-range partials that are added in range order, so it is deterministic too.
+#include "core/kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/blas.h"
+#include "core/parallel.h"
+
+namespace wick::kernels {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) {  // b > 0
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+// The output columns x in [x0, x1) whose input column x*s - p + off lies in [0, len).
+void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off, int64_t& x0, int64_t& x1) {
+  x0 = std::clamp<int64_t>(ceil_div(p - off, s), 0, out_len);
+  x1 = std::clamp<int64_t>(ceil_div(len + p - off, s), x0, out_len);
+}
+
+// Scratch memory for one worker thread, reused across calls (slot 0: col, slot 1: d col). Only
+// used inside chunks that run no nested parallel work, so a thread never holds two at once.
+float* scratch(int slot, size_t n) {
+  thread_local std::vector<float> bufs[2];
+  if (bufs[slot].size() < n) bufs[slot].resize(n);
+  return bufs[slot].data();
+}
+
+// Sum of r[0..len) in double, in a fixed order: eight interleaved partial sums (so the adds
+// pipeline and vectorize), combined in lane order.
+double sum_row(const float* r, int64_t len) {
+  double acc[8] = {};
+  int64_t p = 0;
+  for (; p + 8 <= len; p += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += r[p + k];
+  for (; p < len; ++p) acc[p % 8] += r[p];
+  double s = 0;
+  for (double a : acc) s += a;
+  return s;
+}
+
+using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                        int64_t, float, float*, int64_t);
+
+// Number of image ranges whose weight-gradient partials are summed: fixed by the shape alone,
+// capped so the partials stay under 32 MB.
+int64_t weight_parts(const Conv2dGeom& g) {
+  int64_t wnum = g.o * g.cg() * g.kh * g.kw;
+  int64_t parts = std::min<int64_t>(g.n, 32);
+  return std::max<int64_t>(1, std::min<int64_t>(parts, (int64_t(1) << 23) / std::max<int64_t>(wnum, 1)));
+}
+
+}  // namespace
+
+void im2col(const Conv2dGeom& g, const float* in, float* col) {
+  const int64_t P = g.oh * g.ow;
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    const float* plane = in + ci * g.h * g.w;
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        float* row = col + ((ci * g.kh + i) * g.kw + j) * P;
+        int64_t x0, x1;
+        valid_range(g.w, g.ow, g.sw, g.pw, j * g.dw, x0, x1);
+        for (int64_t y = 0; y < g.oh; ++y) {
+          float* r = row + y * g.ow;
+          int64_t iy = y * g.sh - g.ph + i * g.dh;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(r, r + g.ow, 0.f);
+            continue;
+          }
+          std::fill(r, r + x0, 0.f);
+          std::fill(r + x1, r + g.ow, 0.f);
+          const float* src = plane + iy * g.w + (x0 * g.sw - g.pw + j * g.dw);
+          if (g.sw == 1) {
+            if (x1 > x0) std::memcpy(r + x0, src, sizeof(float) * (x1 - x0));
+          } else {
+            for (int64_t x = x0; x < x1; ++x) r[x] = src[(x - x0) * g.sw];
+          }
+        }
+      }
+  }
+}
+
+void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
+  const int64_t P = g.oh * g.ow;
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    float* plane = in + ci * g.h * g.w;
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const float* row = col + ((ci * g.kh + i) * g.kw + j) * P;
+        int64_t x0, x1;
+        valid_range(g.w, g.ow, g.sw, g.pw, j * g.dw, x0, x1);
+        for (int64_t y = 0; y < g.oh; ++y) {
+          int64_t iy = y * g.sh - g.ph + i * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          const float* r = row + y * g.ow;
+          float* dst = plane + iy * g.w + (x0 * g.sw - g.pw + j * g.dw);
+          if (g.sw == 1) {
+            for (int64_t x = x0; x < x1; ++x) dst[x - x0] += r[x];
+          } else {
+            for (int64_t x = x0; x < x1; ++x) dst[(x - x0) * g.sw] += r[x];
+          }
+        }
+      }
+  }
+}
+
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, float* out) {
+  const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P;
+  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(g.col_rows() * P);
+  // out[n, group] (og, P) = bias + w[group] (og, K) x col[group] (K, P).
+  auto one = [&](int64_t n, float* colbuf, GemmFn mm) {
+    const float* col = x + n * in_img;
+    if (!g.col_is_input()) {
+      im2col(g, x + n * in_img, colbuf);
+      col = colbuf;
+    }
+    float* o = out + n * out_img;
+    if (b)  // the bias first, then the GEMM adds onto it (beta 1): one pass over out fewer
+      for (int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, b ? 1.f : 0.f, o + grp * og * P, P);
+  };
+  if (g.n == 1) {  // one image: the GEMMs themselves run in parallel blocks
+    std::vector<float> colbuf(col_size);
+    one(0, colbuf.data(), gemm);
+    return;
+  }
+  parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+    float* colbuf = scratch(0, col_size);
+    for (int64_t n = n0; n < n1; ++n) one(n, colbuf, gemm_serial);
+  });
+}
+
+// Backward of out[n] = W · col(x[n]) + b (per group; W is (og, K), col is (K, P)):
+//   dL/dW      = Σ_n dL/dout[n] · col(x[n])ᵀ          (og, P) x (P, K)
+//   dL/dcol[n] = Wᵀ · dL/dout[n], and dL/dx[n] = col2im(dL/dcol[n])  (im2col's adjoint: every
+//                column entry that copied x[c, iy, ix] sends its gradient back there)
+//   dL/db[o]   = Σ_n Σ_p dL/dout[n, o, p]
+// The sum over n for dW runs over fixed image ranges (weight_parts), each range accumulating its
+// images in order into its own partial; the partials are then added in range order.
+void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx,
+                     float* gw, float* gb) {
+  const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P;
+  const int64_t wnum = g.o * K;
+  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(g.col_rows() * P);
+
+  if (gb) {
+    parallel_for(0, g.o, 1, [&](int64_t o0, int64_t o1) {
+      for (int64_t oc = o0; oc < o1; ++oc) {
+        double s = 0;
+        for (int64_t n = 0; n < g.n; ++n) s += sum_row(gout + n * out_img + oc * P, P);
+        gb[oc] += static_cast<float>(s);
+      }
+    });
+  }
+  if (!gx && !gw) return;
+
+  // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the
+  // range's partial is assigned, then accumulated) and its input gradient into gx.
+  auto one = [&](int64_t n, float* wacc, float wbeta, float* colbuf, float* dcolbuf, GemmFn mm) {
+    const float* go = gout + n * out_img;
+    if (wacc) {
+      const float* col = x + n * in_img;
+      if (!g.col_is_input()) {
+        im2col(g, x + n * in_img, colbuf);
+        col = colbuf;
+      }
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        mm(false, true, og, K, P, 1.f, go + grp * og * P, P, col + grp * K * P, P, wbeta, wacc + grp * og * K, K);
+    }
+    if (gx) {
+      float* dx = gx + n * in_img;
+      if (g.col_is_input()) {  // d col is d x itself: accumulate straight into it
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          mm(true, false, K, P, og, 1.f, w + grp * og * K, K, go + grp * og * P, P, 1.f, dx + grp * K * P, P);
+      } else {
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          mm(true, false, K, P, og, 1.f, w + grp * og * K, K, go + grp * og * P, P, 0.f, dcolbuf + grp * K * P, P);
+        col2im_add(g, dcolbuf, dx);
+      }
+    }
+  };
+
+  if (g.n == 1) {  // one image: parallel GEMMs, the weight gradient accumulates straight into gw
+    std::vector<float> colbuf(gw ? col_size : 0), dcolbuf(gx ? col_size : 0);
+    one(0, gw, 1.f, colbuf.data(), dcolbuf.data(), gemm);
+    return;
+  }
+  if (!gw) {
+    parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+      float* dcolbuf = scratch(1, col_size);
+      for (int64_t n = n0; n < n1; ++n) one(n, nullptr, 0.f, nullptr, dcolbuf, gemm_serial);
+    });
+    return;
+  }
+  const int64_t parts = weight_parts(g);
+  std::vector<float> partial(static_cast<size_t>(parts * wnum));
+  parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
+    float* colbuf = scratch(0, col_size);
+    float* dcolbuf = gx ? scratch(1, col_size) : nullptr;
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n0 = q * g.n / parts, n1 = (q + 1) * g.n / parts;
+      for (int64_t n = n0; n < n1; ++n)
+        one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, colbuf, dcolbuf, gemm_serial);
+    }
+  });
+  parallel_for(0, wnum, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = 0.f;
+      for (int64_t q = 0; q < parts; ++q) s += partial[q * wnum + i];
+      gw[i] += s;
+    }
+  });
+}
+
+}  // namespace wick::kernels

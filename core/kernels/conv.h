@@ -1,0 +1,41 @@
+// Raw 2-D convolution kernels: im2col / col2im and the GEMM-based forward and backward behind
+// wick::conv2d. Plain pointers to contiguous float32 data; dims come in a Conv2dGeom.
+#pragma once
+#include <cstdint>
+
+namespace wick::kernels {
+
+// Every size of one conv2d call. Input (n, c, h, w), weight (o, c/groups, kh, kw),
+// output (n, o, oh, ow); stride s*, padding p*, dilation d*.
+struct Conv2dGeom {
+  int64_t n, c, h, w;
+  int64_t o, kh, kw;
+  int64_t sh, sw, ph, pw, dh, dw;
+  int64_t groups;
+  int64_t oh, ow;
+
+  int64_t cg() const { return c / groups; }             // input channels per group
+  int64_t og() const { return o / groups; }             // output channels per group
+  int64_t col_rows() const { return c * kh * kw; }      // rows of an image's column matrix
+  int64_t col_cols() const { return oh * ow; }          // its columns (output positions)
+  // True when the column matrix is the image itself (1x1 kernel, stride 1, no padding).
+  bool col_is_input() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+};
+
+// One image: in (c, h, w) -> col (c*kh*kw, oh*ow), row (ci*kh + i)*kw + j holding
+// in[ci, y*sh - ph + i*dh, x*sw - pw + j*dw] at column y*ow + x (0 where that is padding).
+void im2col(const Conv2dGeom& g, const float* in, float* col);
+
+// The adjoint of im2col for one image: adds col (c*kh*kw, oh*ow) into in (c, h, w).
+void col2im_add(const Conv2dGeom& g, const float* col, float* in);
+
+// x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null -> out (n, o, oh, ow) (assigned).
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, float* out);
+
+// gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
+// kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). x is needed for gw,
+// w for gx.
+void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx,
+                     float* gw, float* gb);
+
+}  // namespace wick::kernels

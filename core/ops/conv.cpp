@@ -1,0 +1,84 @@
+// conv2d: checks its arguments, runs the im2col + GEMM kernels (core/kernels/conv.h) and records
+// their backward.
+#include "core/ops/conv.h"
+
+#include "core/autograd.h"
+#include "core/kernels/conv.h"
+
+namespace wick {
+namespace {
+
+std::string pair_str(Int2 v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding, Int2 dilation,
+              int64_t groups) {
+  WICK_CHECK(x.defined() && weight.defined(), "conv2d: input and weight must be defined tensors");
+  WICK_CHECK(x.dtype() == Dtype::Float32 && weight.dtype() == Dtype::Float32,
+             "conv2d: expects float32 input and weight, got ", dtype_name(x.dtype()), " and ",
+             dtype_name(weight.dtype()));
+  WICK_CHECK(x.dim() == 4 || x.dim() == 3, "conv2d: expects a 4-D (N, C, H, W) or 3-D (C, H, W) input, got ",
+             shape_str(x.shape()));
+  WICK_CHECK(weight.dim() == 4, "conv2d: expects a 4-D weight (out_channels, in_channels/groups, kH, kW), got ",
+             shape_str(weight.shape()));
+  WICK_CHECK(stride[0] > 0 && stride[1] > 0, "conv2d: stride must be positive, got ", pair_str(stride));
+  WICK_CHECK(padding[0] >= 0 && padding[1] >= 0, "conv2d: padding must be non-negative, got ", pair_str(padding));
+  WICK_CHECK(dilation[0] > 0 && dilation[1] > 0, "conv2d: dilation must be positive, got ", pair_str(dilation));
+  WICK_CHECK(groups > 0, "conv2d: groups must be positive, got ", groups);
+
+  kernels::Conv2dGeom g{};
+  g.n = x.dim() == 4 ? x.size(0) : 1, g.c = x.size(-3), g.h = x.size(-2), g.w = x.size(-1);
+  g.o = weight.size(0), g.kh = weight.size(2), g.kw = weight.size(3);
+  g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1];
+  g.dh = dilation[0], g.dw = dilation[1], g.groups = groups;
+  WICK_CHECK(g.c % groups == 0, "conv2d: groups=", groups, " does not divide the input's ", g.c,
+             " channels (input ", shape_str(x.shape()), ")");
+  WICK_CHECK(g.o % groups == 0, "conv2d: groups=", groups, " does not divide the weight's ", g.o,
+             " output channels (weight ", shape_str(weight.shape()), ")");
+  WICK_CHECK(weight.size(1) * groups == g.c, "conv2d: input ", shape_str(x.shape()), " has ", g.c,
+             " channels but weight ", shape_str(weight.shape()), " with groups=", groups, " expects ",
+             weight.size(1) * groups, " (weight.size(1) * groups)");
+  WICK_CHECK(g.o > 0 && g.kh > 0 && g.kw > 0, "conv2d: weight ", shape_str(weight.shape()), " has a zero-sized dim");
+  if (bias.defined()) {
+    WICK_CHECK(bias.dtype() == Dtype::Float32, "conv2d: expects a float32 bias, got ", dtype_name(bias.dtype()));
+    WICK_CHECK(bias.dim() == 1 && bias.size(0) == g.o, "conv2d: bias ", shape_str(bias.shape()),
+               " must have shape [", g.o, "] (one per output channel of weight ", shape_str(weight.shape()), ")");
+  }
+  const int64_t eff_h = g.dh * (g.kh - 1) + 1, eff_w = g.dw * (g.kw - 1) + 1;
+  const int64_t pad_h = g.h + 2 * g.ph, pad_w = g.w + 2 * g.pw;
+  WICK_CHECK(eff_h <= pad_h && eff_w <= pad_w, "conv2d: kernel ", eff_h, "x", eff_w,
+             " (after dilation) is larger than the padded input ", pad_h, "x", pad_w, " (input ",
+             shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", pair_str(padding),
+             ", dilation ", pair_str(dilation), ")");
+  g.oh = (pad_h - eff_h) / g.sh + 1;
+  g.ow = (pad_w - eff_w) / g.sw + 1;
+  // An unbatched (C, H, W) input runs as a batch of one (the checks above named its own shape).
+  if (x.dim() == 3) return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+
+  Tensor out = empty({g.n, g.o, g.oh, g.ow});
+  {
+    Tensor xc = x.contiguous(), wc = weight.contiguous();
+    Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+    if (out.numel() > 0)
+      kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr,
+                              out.data<float>());
+  }
+  std::vector<Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  // The derivation sits above kernels::conv2d_backward.
+  record(out, "conv2d", inputs, [g, has_bias = bias.defined()](BackwardCtx& ctx) {
+    const bool want_x = ctx.needs_grad(0), want_w = ctx.needs_grad(1);
+    const bool want_b = has_bias && ctx.needs_grad(2);
+    Tensor xc, wc;
+    if (want_w) xc = ctx.input(0).contiguous();
+    if (want_x) wc = ctx.input(1).contiguous();
+    kernels::conv2d_backward(g, want_w ? xc.data<float>() : nullptr, want_x ? wc.data<float>() : nullptr,
+                             ctx.grad_out().data<float>(), want_x ? ctx.grad_in(0).data<float>() : nullptr,
+                             want_w ? ctx.grad_in(1).data<float>() : nullptr,
+                             want_b ? ctx.grad_in(2).data<float>() : nullptr);
+  });
+  return out;
+}
+
+}  // namespace wick

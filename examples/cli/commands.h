@@ -1,0 +1,46 @@
+// The wick subcommands' arguments and entry points (main.cpp parses flags into these).
+#pragma once
+#include <string>
+
+#include "common.h"
+#include "train_loop.h"
+
+namespace wick::cli {
+
+struct CommonArgs {
+  DataArgs data;
+  std::string model = "small-cnn";
+  int threads = 0;  // 0: all cores
+  bool json = false;
+};
+
+struct TrainArgs {
+  CommonArgs common;
+  LoopArgs loop;
+  OptimArgs optim;
+  std::string init, save;
+};
+
+struct FinetuneArgs {
+  TrainArgs train;
+  std::string weights;
+  std::string bn = "train";  // train | frozen | recalibrate
+  bool freeze_backbone = false;
+  double backbone_lr = -1;  // < 0: lr / 10
+  int64_t recalibrate_batches = 100;
+};
+
+struct EvalArgs {
+  CommonArgs common;
+  std::string weights;
+  int64_t batch_size = 1000;
+  bool confusion = false;
+};
+
+int run_train(const TrainArgs& args);
+int run_finetune(const FinetuneArgs& args);
+int run_eval(const EvalArgs& args);
+int run_inspect(const std::string& path, bool json);
+int run_fold_bn(const std::string& in, const std::string& out, const std::string& model, bool json);
+
+}  // namespace wick::cli

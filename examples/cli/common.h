@@ -1,0 +1,58 @@
+// What the wick subcommands share: choosing and loading a dataset, building or loading a model,
+// evaluating it, making an optimizer, and the final JSON line.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/wick.h"
+
+namespace wick::cli {
+
+// --data and friends.
+struct DataArgs {
+  std::string data = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | folder:DIR | synthetic
+  std::string data_dir;                // fashion-mnist defaults to Debian's dataset-fashion-mnist
+  int64_t train_limit = 0;             // 0: all
+  int64_t test_limit = 0;
+  int64_t image_size = 32;  // folder:DIR images are resized to this square
+  int64_t channels = 3;     // and converted to this many channels
+};
+
+struct Data {
+  std::shared_ptr<data::Dataset> train, test;
+  std::shared_ptr<data::ImageDataset> train_images;  // for augmentation and recalibration
+  int64_t channels = 0, height = 0, width = 0, classes = 0;
+  std::string name;
+};
+
+// Loads the test split always and the train split when `with_train`.
+Data load_data(const DataArgs& args, bool with_train);
+
+// A model for this data: rebuilt from a wick file's architecture, or `model_name` (with weights
+// from `weights` when given; files from PyTorch carry no architecture).
+std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
+                                               const Data& data);
+
+struct EvalResult {
+  double loss = 0, accuracy = 0, img_per_s = 0, seconds = 0;
+  int64_t images = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted], filled when asked for
+};
+
+// Loss and accuracy in eval mode (the model's modes are restored afterwards), no gradients.
+EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int64_t batch_size, bool confusion = false,
+                    const std::string& progress_label = "");
+
+// Optimizer by name (sgd | adam | adamw) over parameter groups that may carry their own lr.
+struct OptimArgs {
+  std::string name = "sgd";
+  double lr = 0.05, momentum = 0.9, weight_decay = 0.0;
+};
+std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& args, std::vector<optim::ParamGroup> groups,
+                                                 const std::vector<double>& group_lrs);
+
+std::string percent(double fraction);  // "89.53%"
+
+}  // namespace wick::cli

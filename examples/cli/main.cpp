@@ -1,0 +1,132 @@
+// wick: train, fine-tune, evaluate and inspect small CNNs from the command line.
+// Errors print one line on stderr: exit status 1 for failures, 2 for bad usage.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "commands.h"
+
+using namespace wick;
+using namespace wick::cli;
+
+namespace {
+
+void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
+  cmd->add_option("--data", c.data.data, "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", c.data.data_dir,
+                  "dataset folder (fashion-mnist defaults to /usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--model", c.model, "small-cnn | mlp (only needed for files without an architecture)")
+      ->capture_default_str();
+  cmd->add_option("--threads", c.threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--image-size", c.data.image_size, "folder:DIR images are resized to this square")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--channels", c.data.channels, "folder:DIR images are converted to 1 or 3 channels")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
+  cmd->add_option("--test-limit", c.data.test_limit, "evaluate on the first N test images only")
+      ->check(CLI::NonNegativeNumber);
+  if (with_limits)
+    cmd->add_option("--train-limit", c.data.train_limit, "train on the first N training images only")
+        ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", c.json, "end with one JSON line of the final figures");
+}
+
+void add_training(CLI::App* cmd, TrainArgs& t) {
+  add_common(cmd, t.common, true);
+  cmd->add_option("--epochs", t.loop.epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", t.loop.batch_size, "images per step")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", t.optim.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--momentum", t.optim.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--optimizer", t.optim.name, "sgd | adam | adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", t.optim.weight_decay, "L2 penalty (decoupled for adamw)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", t.loop.seed, "seeds initialization and shuffling")->capture_default_str();
+  cmd->add_flag("--no-shuffle{false}", t.loop.shuffle, "take batches in file order");
+  cmd->add_option("--max-steps", t.loop.max_steps, "stop after this many optimizer steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--save", t.save, "write the trained weights (safetensors) here");
+  cmd->add_option("--metrics", t.loop.metrics_csv, "write per-epoch metrics to this CSV file");
+  cmd->add_option("--plot", t.loop.plot_svg, "write loss and accuracy curves to this SVG file");
+  cmd->add_flag("--quiet", t.loop.quiet, "no progress output");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wick: train, fine-tune and evaluate small CNNs on the CPU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "wick 0.1.0");
+
+  TrainArgs train;
+  auto* train_cmd = app.add_subcommand("train", "train a model (default: small-cnn on Fashion-MNIST)");
+  add_training(train_cmd, train);
+  train_cmd->add_option("--init", train.init, "start from these weights (wick or PyTorch safetensors)")
+      ->check(CLI::ExistingFile);
+
+  FinetuneArgs ft;
+  ft.train.optim.lr = 0.01;
+  ft.train.loop.epochs = 1;
+  auto* ft_cmd = app.add_subcommand("finetune", "fine-tune pretrained weights, optionally on new classes");
+  add_training(ft_cmd, ft.train);
+  ft_cmd->add_option("--weights", ft.weights, "pretrained weights (wick or PyTorch safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  ft_cmd->add_option("--bn", ft.bn, "BatchNorm during fine-tuning: train | frozen | recalibrate (AdaBN, then frozen)")
+      ->check(CLI::IsMember({"train", "frozen", "recalibrate"}))
+      ->capture_default_str();
+  ft_cmd->add_flag("--freeze-backbone", ft.freeze_backbone, "train the head only");
+  ft_cmd->add_option("--backbone-lr", ft.backbone_lr, "learning rate of the backbone (default: --lr / 10)")
+      ->check(CLI::NonNegativeNumber);
+
+  EvalArgs ev;
+  auto* eval_cmd = app.add_subcommand("eval", "test accuracy and loss of a weights file");
+  add_common(eval_cmd, ev.common, false);
+  eval_cmd->add_option("--weights", ev.weights, "weights (wick or PyTorch safetensors)")->required()->check(CLI::ExistingFile);
+  eval_cmd->add_option("--batch-size", ev.batch_size, "images per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  eval_cmd->add_flag("--confusion", ev.confusion, "print the confusion matrix");
+
+  std::string inspect_file;
+  bool inspect_json = false;
+  auto* inspect_cmd = app.add_subcommand("inspect", "tensors, shapes and BatchNorm statistics of a weights file");
+  inspect_cmd->add_option("file", inspect_file, "safetensors file")->required()->check(CLI::ExistingFile);
+  inspect_cmd->add_flag("--json", inspect_json, "also print one JSON line");
+
+  std::string fold_in, fold_out, fold_model = "small-cnn";
+  bool fold_json = false;
+  auto* fold_cmd = app.add_subcommand("fold-bn", "fold BatchNorm into the preceding Conv2d/Linear layers");
+  fold_cmd->add_option("--weights", fold_in, "input weights")->required()->check(CLI::ExistingFile);
+  fold_cmd->add_option("--out", fold_out, "folded weights to write")->required();
+  fold_cmd->add_option("--model", fold_model, "architecture of files without one")->capture_default_str();
+  fold_cmd->add_flag("--json", fold_json, "also print one JSON line");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "wick: %s (see wick %s--help)\n", e.what(),
+                 app.get_subcommands().empty() ? "" : (app.get_subcommands()[0]->get_name() + " ").c_str());
+    return 2;
+  }
+  try {
+    if (*train_cmd) return run_train(train);
+    if (*ft_cmd) return run_finetune(ft);
+    if (*eval_cmd) return run_eval(ev);
+    if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
+    if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nwick: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nwick: error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

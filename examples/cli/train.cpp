@@ -1,0 +1,115 @@
+// wick train and wick finetune.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+
+namespace wick::cli {
+namespace {
+
+void report(const LoopResult& r, const CommonArgs& common, const Data& data) {
+  const EpochRow& last = r.epochs.back();
+  std::printf("test accuracy: %s on %lld %s test images (loss %.4f)  |  training: %.0f img/s, %.1f s, %lld steps\n",
+              percent(last.test_acc).c_str(), static_cast<long long>(data.test->size()), data.name.c_str(),
+              last.test_loss, r.img_per_s, r.train_seconds, static_cast<long long>(r.steps));
+  if (common.json)
+    std::cout << nlohmann::json{{"train_loss", last.train_loss}, {"train_acc", last.train_acc},
+                                {"test_loss", last.test_loss},   {"test_acc", last.test_acc},
+                                {"img_per_s", r.img_per_s},      {"seconds", r.train_seconds},
+                                {"steps", r.steps},              {"epochs", static_cast<int64_t>(r.epochs.size())}}
+                     .dump()
+              << std::endl;
+}
+
+std::vector<optim::ParamGroup> trainable(const std::vector<Tensor>& params) {
+  std::vector<Tensor> out;
+  for (const Tensor& p : params)
+    if (p.requires_grad()) out.push_back(p);
+  WICK_CHECK(!out.empty(), "nothing to train: every parameter is frozen");
+  return {optim::ParamGroup(out)};
+}
+
+// The last Linear of a Sequential (the classifier head) and its child name.
+std::pair<std::string, std::shared_ptr<nn::LinearImpl>> find_head(nn::Module& model) {
+  std::pair<std::string, std::shared_ptr<nn::LinearImpl>> head;
+  for (auto& [name, child] : model.named_children())
+    if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(child)) head = {name, lin};
+  WICK_CHECK(head.second != nullptr, "finetune: the model has no Linear layer at its top level to use as the head");
+  return head;
+}
+
+}  // namespace
+
+int run_train(const TrainArgs& a) {
+  set_num_threads(a.common.threads);
+  manual_seed(a.loop.seed);
+  Data data = load_data(a.common.data, true);
+  auto model = make_or_load_model(a.init, a.common.model, data);
+  if (!a.loop.quiet)
+    std::printf("training %s on %s: %lld images, %lld classes, %lld parameters, %d threads\n",
+                a.init.empty() ? a.common.model.c_str() : a.init.c_str(), data.name.c_str(),
+                static_cast<long long>(data.train->size()), static_cast<long long>(data.classes),
+                static_cast<long long>(model->parameter_count()), get_num_threads());
+  auto opt = make_optimizer(a.optim, trainable(model->parameters()), {});
+  LoopResult r = train_loop(*model, *opt, data, a.loop);
+  if (!a.save.empty()) {
+    nn::save(*model, a.save);
+    if (!a.loop.quiet) std::printf("saved %s\n", a.save.c_str());
+  }
+  report(r, a.common, data);
+  return 0;
+}
+
+int run_finetune(const FinetuneArgs& f) {
+  const TrainArgs& a = f.train;
+  WICK_CHECK(f.bn == "train" || f.bn == "frozen" || f.bn == "recalibrate", "--bn must be train, frozen or recalibrate, got \"",
+             f.bn, "\"");
+  set_num_threads(a.common.threads);
+  manual_seed(a.loop.seed);
+  Data data = load_data(a.common.data, true);
+  auto model = make_or_load_model(f.weights, a.common.model, data);
+  auto [head_name, head] = find_head(*model);
+  if (head->options.out_features() != data.classes) {
+    std::printf("replacing the head %s (%lld classes) with a new Linear(%lld, %lld)\n", head_name.c_str(),
+                static_cast<long long>(head->options.out_features()), static_cast<long long>(head->options.in_features()),
+                static_cast<long long>(data.classes));
+    head = std::make_shared<nn::LinearImpl>(head->options.in_features(), data.classes);
+    model->replace_module(head_name, head);
+  }
+  EvalResult before = evaluate(*model, *data.test, 1000);
+  std::printf("before fine-tuning: test accuracy %s (loss %.4f)\n", percent(before.accuracy).c_str(), before.loss);
+  if (f.bn == "recalibrate") {
+    data::DataLoader loader(data.train, data::DataLoaderOptions(a.loop.batch_size).shuffle(true).seed(a.loop.seed));
+    int64_t used = nn::recalibrate_batchnorm(*model, loader, f.recalibrate_batches);
+    EvalResult recal = evaluate(*model, *data.test, 1000);
+    std::printf("after recalibrating BatchNorm on %lld batches (no labels, no gradient steps): test accuracy %s\n",
+                static_cast<long long>(used), percent(recal.accuracy).c_str());
+  }
+  if (f.bn != "train") {
+    int n = nn::freeze_batchnorm(*model);
+    std::printf("froze %d BatchNorm layers\n", n);
+  }
+  std::vector<Tensor> backbone, head_params = head->parameters();
+  for (auto& [name, p] : model->named_parameters())
+    if (name.rfind(head_name + ".", 0) != 0 && p.requires_grad()) backbone.push_back(p);
+  if (f.freeze_backbone) {
+    for (Tensor& p : backbone) p.requires_grad_(false);
+    backbone.clear();
+  }
+  std::vector<optim::ParamGroup> groups{optim::ParamGroup(head_params)};
+  std::vector<double> lrs{a.optim.lr};
+  if (!backbone.empty()) {
+    groups.emplace_back(backbone);
+    lrs.push_back(f.backbone_lr >= 0 ? f.backbone_lr : a.optim.lr / 10);
+  }
+  auto opt = make_optimizer(a.optim, groups, lrs);
+  LoopResult r = train_loop(*model, *opt, data, a.loop);
+  std::printf("after fine-tuning: test accuracy %s (before: %s)\n", percent(r.epochs.back().test_acc).c_str(),
+              percent(before.accuracy).c_str());
+  if (!a.save.empty()) nn::save(*model, a.save);
+  report(r, a.common, data);
+  return 0;
+}
+
+}  // namespace wick::cli
