@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 GENERATOR := $(if $(shell command -v ninja),-G Ninja,)
 
-.PHONY: deps build test asan clean
+.PHONY: deps build test train asan clean
 
 deps:
 	@bash tools/install-deps.sh
@@ -15,6 +15,11 @@ build: deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Trains small-cnn on Fashion-MNIST (2 epochs, all cores) and ends with the test accuracy.
+# Pass more flags with ARGS, e.g. make train ARGS="--epochs 5 --plot curves.svg".
+train: build
+	./$(BUILD)/wick train $(ARGS)
 
 asan: deps
 	cmake -S . -B build-asan $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWICK_SANITIZE=ON

@@ -53,6 +53,9 @@ Data load_data(const DataArgs& args, bool with_train) {
   if (with_train) {
     d.train_images = load_split(args, data::Split::Train);
     d.train = limited(d.train_images, args.train_limit);
+    // Image folders and synthetic sets normalize with their own pixel statistics: the test split
+    // must use the training split's.
+    test->set_normalization(d.train_images->normalization());
   }
   d.channels = test->channels();
   d.height = test->height();
