@@ -42,5 +42,8 @@ int run_finetune(const FinetuneArgs& args);
 int run_eval(const EvalArgs& args);
 int run_inspect(const std::string& path, bool json);
 int run_fold_bn(const std::string& in, const std::string& out, const std::string& model, bool json);
+// Tensor-by-tensor max abs/rel differences of two safetensors files; throws (exit 1) when keys,
+// dtypes or shapes differ or any element has |a - b| > atol + rtol |b|.
+int run_compare(const std::string& a, const std::string& b, double rtol, double atol, bool json);
 
 }  // namespace wick::cli

@@ -139,6 +139,16 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& a, std::vector
   detail::fail("unknown --optimizer \"", a.name, "\" (sgd, adam, adamw)");
 }
 
+void check_output_path(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  WICK_CHECK(fs::is_directory(parent, ec), flag, " ", path, ": the folder ", parent.string(), " does not exist");
+  WICK_CHECK(!fs::is_directory(path, ec), flag, " ", path, ": is a folder, expected a file name");
+}
+
 std::string percent(double fraction) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);

@@ -55,4 +55,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& args, std::vec
 
 std::string percent(double fraction);  // "89.53%"
 
+// Fails before any work is done when the file `path` (given with `flag`, e.g. "--save") cannot be
+// written: its folder is missing or it names a folder. Empty paths pass.
+void check_output_path(const std::string& flag, const std::string& path);
+
 }  // namespace wick::cli

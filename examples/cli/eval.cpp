@@ -81,6 +81,7 @@ int run_inspect(const std::string& path, bool json) {
 }
 
 int run_fold_bn(const std::string& in, const std::string& out, const std::string& model_name, bool json) {
+  check_output_path("--out", out);
   std::shared_ptr<nn::Module> model;
   nn::SafetensorsFile file = nn::read_safetensors(in);
   if (file.metadata.count("wick.architecture")) {

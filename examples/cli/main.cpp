@@ -1,14 +1,30 @@
-// wick: train, fine-tune, evaluate and inspect small CNNs from the command line.
+// wick: train, fine-tune, evaluate, inspect and compare small CNNs from the command line.
 // Errors print one line on stderr: exit status 1 for failures, 2 for bad usage.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "commands.h"
+#include "progress.h"
 
 using namespace wick;
 using namespace wick::cli;
 
 namespace {
+
+// Number checks with plain messages ("--epochs: must be a positive number, got 0"); CLI11's own
+// PositiveNumber prints the range up to the largest double.
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& s) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(s, v)) return "expected a number, got \"" + s + "\"";
+        if (v > 0 || (allow_zero && v == 0)) return {};
+        return std::string("must be ") + (allow_zero ? "zero or more" : "a positive number") + ", got " + s;
+      },
+      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+const CLI::Validator kPositive = number_check(false);
+const CLI::Validator kNonNegative = number_check(true);
 
 void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
   cmd->add_option("--data", c.data.data, "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic")
@@ -17,36 +33,36 @@ void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
                   "dataset folder (fashion-mnist defaults to /usr/share/datasets/fashion-mnist)");
   cmd->add_option("--model", c.model, "small-cnn | mlp (only needed for files without an architecture)")
       ->capture_default_str();
-  cmd->add_option("--threads", c.threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", c.threads, "worker threads (0: all cores)")->check(kNonNegative);
   cmd->add_option("--image-size", c.data.image_size, "folder:DIR images are resized to this square")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   cmd->add_option("--channels", c.data.channels, "folder:DIR images are converted to 1 or 3 channels")
       ->check(CLI::IsMember({1, 3}))
       ->capture_default_str();
   cmd->add_option("--test-limit", c.data.test_limit, "evaluate on the first N test images only")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   if (with_limits)
     cmd->add_option("--train-limit", c.data.train_limit, "train on the first N training images only")
-        ->check(CLI::NonNegativeNumber);
+        ->check(kNonNegative);
   cmd->add_flag("--json", c.json, "end with one JSON line of the final figures");
 }
 
 void add_training(CLI::App* cmd, TrainArgs& t) {
   add_common(cmd, t.common, true);
-  cmd->add_option("--epochs", t.loop.epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch-size", t.loop.batch_size, "images per step")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--lr", t.optim.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--epochs", t.loop.epochs, "passes over the training set")->check(kPositive)->capture_default_str();
+  cmd->add_option("--batch-size", t.loop.batch_size, "images per step")->check(kPositive)->capture_default_str();
+  cmd->add_option("--lr", t.optim.lr, "learning rate")->check(kPositive)->capture_default_str();
   cmd->add_option("--momentum", t.optim.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--optimizer", t.optim.name, "sgd | adam | adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
   cmd->add_option("--weight-decay", t.optim.weight_decay, "L2 penalty (decoupled for adamw)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--seed", t.loop.seed, "seeds initialization and shuffling")->capture_default_str();
   cmd->add_flag("--no-shuffle{false}", t.loop.shuffle, "take batches in file order");
-  cmd->add_option("--max-steps", t.loop.max_steps, "stop after this many optimizer steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-steps", t.loop.max_steps, "stop after this many optimizer steps")->check(kPositive);
   cmd->add_option("--save", t.save, "write the trained weights (safetensors) here");
   cmd->add_option("--metrics", t.loop.metrics_csv, "write per-epoch metrics to this CSV file");
   cmd->add_option("--plot", t.loop.plot_svg, "write loss and accuracy curves to this SVG file");
@@ -79,14 +95,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ft_cmd->add_flag("--freeze-backbone", ft.freeze_backbone, "train the head only");
   ft_cmd->add_option("--backbone-lr", ft.backbone_lr, "learning rate of the backbone (default: --lr / 10)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
 
   EvalArgs ev;
   auto* eval_cmd = app.add_subcommand("eval", "test accuracy and loss of a weights file");
   add_common(eval_cmd, ev.common, false);
   eval_cmd->add_option("--weights", ev.weights, "weights (wick or PyTorch safetensors)")->required()->check(CLI::ExistingFile);
   eval_cmd->add_option("--batch-size", ev.batch_size, "images per forward pass")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   eval_cmd->add_flag("--confusion", ev.confusion, "print the confusion matrix");
 
@@ -104,6 +120,31 @@ int main(int argc, char** argv) {
   fold_cmd->add_option("--model", fold_model, "architecture of files without one")->capture_default_str();
   fold_cmd->add_flag("--json", fold_json, "also print one JSON line");
 
+  std::string cmp_a, cmp_b;
+  double cmp_rtol = 1e-5, cmp_atol = 1e-8;
+  bool cmp_json = false;
+  auto* cmp_cmd = app.add_subcommand("compare", "max differences, tensor by tensor, of two weights files (e.g. vs PyTorch)");
+  cmp_cmd->footer("Prints each tensor's max abs and max rel difference. Exit status 0 when every element has\n"
+                  "|a - b| <= atol + rtol * |b| (as torch.allclose), 1 when not or when names, dtypes or shapes differ.");
+  cmp_cmd->add_option("a", cmp_a, "safetensors file")->required()->check(CLI::ExistingFile);
+  cmp_cmd->add_option("b", cmp_b, "reference safetensors file (rel is relative to it)")->required()->check(CLI::ExistingFile);
+  cmp_cmd->add_option("--rtol", cmp_rtol, "relative tolerance")->check(kNonNegative)->capture_default_str();
+  cmp_cmd->add_option("--atol", cmp_atol, "absolute tolerance")->check(kNonNegative)->capture_default_str();
+  cmp_cmd->add_flag("--json", cmp_json, "also print one JSON line");
+
+  // A first word that is no subcommand (CLI11 would only say that one is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "wick: unknown subcommand \"%s\" (%s; see wick --help)\n", argv[1], names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -119,13 +160,11 @@ int main(int argc, char** argv) {
     if (*eval_cmd) return run_eval(ev);
     if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
     if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
-  } catch (const Error& e) {
+    if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_json);
+  } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
+    end_progress_line();
     std::fflush(stdout);
-    std::fprintf(stderr, "\nwick: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "\nwick: error: %s\n", e.what());
+    std::fprintf(stderr, "wick: error: %s\n", e.what());
     return 1;
   }
   return 2;

@@ -6,6 +6,16 @@
 #include <cstdio>
 
 namespace wick::cli {
+namespace {
+bool g_line_open = false;  // a bar is drawn on the terminal and its line not yet ended
+}  // namespace
+
+void end_progress_line() {
+  if (!g_line_open) return;
+  std::printf("\n");
+  std::fflush(stdout);
+  g_line_open = false;
+}
 
 Progress::Progress(std::string label, int64_t total, bool quiet)
     : label_(std::move(label)), total_(total > 0 ? total : 1), quiet_(quiet), tty_(::isatty(STDOUT_FILENO) != 0),
@@ -39,6 +49,7 @@ void Progress::update(int64_t done, const std::string& figures) {
     std::printf("\r\033[K%s [%s] %lld/%lld  %s  ETA %s", label_.c_str(), bar.c_str(), static_cast<long long>(done),
                 static_cast<long long>(total_), figures.c_str(), format_duration(eta).c_str());
     std::fflush(stdout);
+    g_line_open = true;
     return;
   }
   int tenth = static_cast<int>(10 * done / total_);
@@ -53,6 +64,7 @@ void Progress::finish(const std::string& figures) {
   if (tty_) std::printf("\r\033[K");
   std::printf("%s done in %s  %s\n", label_.c_str(), format_duration(seconds()).c_str(), figures.c_str());
   std::fflush(stdout);
+  g_line_open = false;
 }
 
 }  // namespace wick::cli

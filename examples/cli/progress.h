@@ -27,4 +27,7 @@ class Progress {
 
 std::string format_duration(double seconds);  // "1m05s", "42s"
 
+// Ends a progress bar left mid-line on the terminal (before an error message is printed).
+void end_progress_line();
+
 }  // namespace wick::cli

@@ -39,9 +39,17 @@ std::pair<std::string, std::shared_ptr<nn::LinearImpl>> find_head(nn::Module& mo
   return head;
 }
 
+// The output files can be written (checked before hours of training, not after).
+void check_outputs(const TrainArgs& a) {
+  check_output_path("--save", a.save);
+  check_output_path("--metrics", a.loop.metrics_csv);
+  check_output_path("--plot", a.loop.plot_svg);
+}
+
 }  // namespace
 
 int run_train(const TrainArgs& a) {
+  check_outputs(a);
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
@@ -65,6 +73,7 @@ int run_finetune(const FinetuneArgs& f) {
   const TrainArgs& a = f.train;
   WICK_CHECK(f.bn == "train" || f.bn == "frozen" || f.bn == "recalibrate", "--bn must be train, frozen or recalibrate, got \"",
              f.bn, "\"");
+  check_outputs(a);
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);

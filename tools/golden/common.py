@@ -1,7 +1,9 @@
-# Shared by the golden-value generators: tensors to JSON ({"shape", "data", "dtype"}) and writing
-# tests/data/<name>.json. Run with Debian's python3-torch: /usr/bin/python3 tools/golden/<area>.py
+# Shared by the golden-value generators: tensors to JSON ({"shape", "data", "dtype"}), writing
+# tests/data/<name>.json, and a minimal safetensors writer for state_dicts.
+# Run with Debian's python3-torch: /usr/bin/python3 tools/golden/<area>.py
 import json
 import os
+import struct
 
 import torch
 
@@ -24,4 +26,24 @@ def write(name, cases):
         json.dump({"generator": "tools/golden/" + name + ".py", "torch": torch.__version__, "cases": cases},
                   f, indent=None, separators=(",", ":"))
         f.write("\n")
+    print("wrote", os.path.relpath(path))
+
+
+def save_safetensors(state, path):
+    """Writes a state_dict (F32 and I64 tensors) as safetensors; the safetensors package is not in Debian 12."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, x in state.items():
+        x = x.detach().contiguous()
+        raw = x.numpy().tobytes()
+        dtype = {torch.float32: "F32", torch.int64: "I64"}[x.dtype]
+        header[name] = {"dtype": dtype, "shape": list(x.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * ((8 - len(head) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
     print("wrote", os.path.relpath(path))

@@ -2,33 +2,12 @@
 # (tests/data/small_cnn_pt.safetensors), its eval logits, and the BatchNorm running statistics after
 # more training-mode batches; plus BatchNorm1d module cases (momentum None, (N,C,L), eval after training).
 # Run: /usr/bin/python3 tools/golden/nn_model.py
-import json
 import os
-import struct
 
 import torch
 import torch.nn as nn
 
-from common import DATA_DIR, t, write
-
-
-def save_safetensors(state, path):
-    """A minimal safetensors writer (the safetensors package is not in Debian 12)."""
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, x in state.items():
-        x = x.detach().contiguous()
-        raw = x.numpy().tobytes()
-        dtype = {torch.float32: "F32", torch.int64: "I64"}[x.dtype]
-        header[name] = {"dtype": dtype, "shape": list(x.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * ((8 - len(head) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
+from common import DATA_DIR, save_safetensors, t, write
 
 
 def small_cnn():
