@@ -72,6 +72,18 @@ inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
   }
 }
 
+// Runs compute() at 1 and at 2 threads and checks the results are bitwise equal (then restores
+// all cores).
+template <typename F>
+void same_bits_at_1_and_2_threads(F compute) {
+  set_num_threads(1);
+  Tensor one = compute();
+  set_num_threads(2);
+  Tensor two = compute();
+  set_num_threads(0);
+  CHECK(equal(one, two));
+}
+
 // A float32 leaf that requires grad, with values from randn (optionally shifted away from 0).
 inline Tensor leaf(const Shape& shape, double shift = 0.0) {
   Tensor t = randn(shape);

@@ -12,16 +12,6 @@ Tensor idx(std::vector<int64_t> v, const Shape& shape) { return from_vector(v, s
 
 std::vector<float> fv(const Tensor& t) { return t.to_vector<float>(); }
 
-template <typename F>
-void same_bits_at_1_and_2_threads(F compute) {
-  set_num_threads(1);
-  Tensor one = compute();
-  set_num_threads(2);
-  Tensor two = compute();
-  set_num_threads(0);
-  CHECK(equal(one, two));
-}
-
 // Reference gather over 3-D tensors, by loops: out[i][j][k] = x[..index[i][j][k]..] along dim.
 std::vector<float> naive_gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor xc = x.contiguous(), ic = index.contiguous();
@@ -288,14 +278,14 @@ TEST_CASE("large gathers and scatter-adds match loops and are bit-identical at 1
   // Many rows: an embedding-style lookup with heavy duplication, and its backward.
   Tensor table = randn({50, 300});
   Tensor rows = randint(0, 50, {4000});
-  same_bits_at_1_and_2_threads([&] { return index_select(table, 0, rows); });
+  test::same_bits_at_1_and_2_threads([&] { return index_select(table, 0, rows); });
   Tensor w = randn({4000, 300});
   auto lookup_backward = [&] {
     Tensor t = table.detach().clone().requires_grad_();
     sum(mul(index_select(t, 0, rows), w)).backward();
     return t.grad();
   };
-  same_bits_at_1_and_2_threads(lookup_backward);
+  test::same_bits_at_1_and_2_threads(lookup_backward);
   {
     std::vector<float> tv = table.to_vector<float>(), wv = w.to_vector<float>(), out = fv(index_select(table, 0, rows));
     std::vector<int64_t> rv = rows.to_vector<int64_t>();
@@ -324,7 +314,7 @@ TEST_CASE("large gathers and scatter-adds match loops and are bit-identical at 1
     sum(mul(gather(l, 1, cols), gw)).backward();
     return l.grad();
   };
-  same_bits_at_1_and_2_threads(backward);
+  test::same_bits_at_1_and_2_threads(backward);
   // The backward equals a serial scatter-add in index order.
   std::vector<float> expect(3 * 70000, 0.f), gv = gw.to_vector<float>();
   for (int64_t r = 0; r < 3; ++r)
@@ -332,10 +322,10 @@ TEST_CASE("large gathers and scatter-adds match loops and are bit-identical at 1
   CHECK(fv(backward()) == expect);
   // Gathering along dim 0 of a wide tensor (many fibers) and a large cat.
   Tensor down = randint(0, 3, {5, 70000});
-  same_bits_at_1_and_2_threads([&] {
+  test::same_bits_at_1_and_2_threads([&] {
     Tensor l = v.detach().clone().requires_grad_();
     sum(gather(l, 0, down)).backward();
     return l.grad();
   });
-  same_bits_at_1_and_2_threads([&] { return cat({v, v.t().contiguous().t()}, 0); });
+  test::same_bits_at_1_and_2_threads([&] { return cat({v, v.t().contiguous().t()}, 0); });
 }

@@ -3,18 +3,6 @@
 
 using namespace wick;
 
-namespace {
-template <typename F>
-void same_bits_at_1_and_2_threads(F compute) {
-  set_num_threads(1);
-  Tensor one = compute();
-  set_num_threads(2);
-  Tensor two = compute();
-  set_num_threads(0);
-  CHECK(equal(one, two));
-}
-}  // namespace
-
 TEST_CASE("set_num_threads is reported back") {
   set_num_threads(1);
   CHECK(get_num_threads() == 1);
@@ -30,17 +18,17 @@ TEST_CASE("parallel_sum combines fixed chunks in order") {
 TEST_CASE("matmul is bit-identical at 1 and 2 threads, including 1000x1000x1000") {
   manual_seed(1);
   Tensor a = randn({1000, 1000}), b = randn({1000, 1000});
-  same_bits_at_1_and_2_threads([&] { return matmul(a, b); });
+  test::same_bits_at_1_and_2_threads([&] { return matmul(a, b); });
   Tensor x = randn({64, 3136}), w = randn({128, 3136});
-  same_bits_at_1_and_2_threads([&] { return matmul(x, w.t()); });
+  test::same_bits_at_1_and_2_threads([&] { return matmul(x, w.t()); });
 }
 
 TEST_CASE("reductions and their gradients are bit-identical at 1 and 2 threads") {
   manual_seed(2);
   Tensor x = randn({64, 32, 28, 28});
-  same_bits_at_1_and_2_threads([&] { return sum(x); });
-  same_bits_at_1_and_2_threads([&] { return sum(x, {0, 2, 3}); });
-  same_bits_at_1_and_2_threads([&] {
+  test::same_bits_at_1_and_2_threads([&] { return sum(x); });
+  test::same_bits_at_1_and_2_threads([&] { return sum(x, {0, 2, 3}); });
+  test::same_bits_at_1_and_2_threads([&] {
     Tensor w = ones({1, 32, 1, 1}).requires_grad_();
     sum(mul(x, w)).backward();
     return w.grad();

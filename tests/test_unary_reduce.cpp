@@ -64,16 +64,6 @@ Tensor positive_leaf(const Shape& shape) {
   return t.requires_grad_();
 }
 
-template <typename F>
-void same_bits_at_1_and_2_threads(F compute) {
-  set_num_threads(1);
-  Tensor one = compute();
-  set_num_threads(2);
-  Tensor two = compute();
-  set_num_threads(0);
-  CHECK(equal(one, two));
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- unary ops
@@ -362,13 +352,13 @@ TEST_CASE("reductions: errors for bad dims, duplicate dims, int64 inputs and emp
 TEST_CASE("unary ops and reductions, values and gradients, are bit-identical at 1 and 2 threads") {
   manual_seed(3);
   Tensor x = randn({16, 32, 30, 30});
-  same_bits_at_1_and_2_threads([&] { return sigmoid(x); });
-  same_bits_at_1_and_2_threads([&] { return mean(x, {0, 2, 3}); });
-  same_bits_at_1_and_2_threads([&] { return var(x, {0, 2, 3}, false); });
-  same_bits_at_1_and_2_threads([&] { return var(x.transpose(1, 3), {1, 2}); });
-  same_bits_at_1_and_2_threads([&] { return max(x, 1); });
-  same_bits_at_1_and_2_threads([&] { return argmax(x, -1); });
-  same_bits_at_1_and_2_threads([&] {
+  test::same_bits_at_1_and_2_threads([&] { return sigmoid(x); });
+  test::same_bits_at_1_and_2_threads([&] { return mean(x, {0, 2, 3}); });
+  test::same_bits_at_1_and_2_threads([&] { return var(x, {0, 2, 3}, false); });
+  test::same_bits_at_1_and_2_threads([&] { return var(x.transpose(1, 3), {1, 2}); });
+  test::same_bits_at_1_and_2_threads([&] { return max(x, 1); });
+  test::same_bits_at_1_and_2_threads([&] { return argmax(x, -1); });
+  test::same_bits_at_1_and_2_threads([&] {
     Tensor l = x.detach().clone().requires_grad_();
     sum(mul(var(tanh(l), {0, 2, 3}, true, true), l)).backward();
     return l.grad();
