@@ -9,38 +9,6 @@
 namespace wick::optim {
 namespace {
 
-// The two options structs have the same fields; these serve both.
-template <typename O>
-std::vector<std::pair<std::string, double>> adam_hyper(const O& o) {
-  return {{"lr", o.lr()},
-          {"beta1", std::get<0>(o.betas())},
-          {"beta2", std::get<1>(o.betas())},
-          {"eps", o.eps()},
-          {"weight_decay", o.weight_decay()},
-          {"amsgrad", o.amsgrad() ? 1.0 : 0.0}};
-}
-
-template <typename O>
-void adam_set_hyper(O& o, const char* type, const std::string& name, double value) {
-  auto betas = o.betas();
-  if (name == "lr") o.lr(value);
-  else if (name == "beta1") o.betas(std::make_tuple(value, std::get<1>(betas)));
-  else if (name == "beta2") o.betas(std::make_tuple(std::get<0>(betas), value));
-  else if (name == "eps") o.eps(value);
-  else if (name == "weight_decay") o.weight_decay(value);
-  else if (name == "amsgrad") o.amsgrad(value != 0.0);
-  else ::wick::detail::fail(type, ": unknown hyperparameter \"", name, "\"");
-}
-
-template <typename O>
-void adam_validate(const O& o, const std::string& op) {
-  detail::check_hyper(op, "learning rate", o.lr());
-  detail::check_hyper(op, "epsilon", o.eps());
-  detail::check_hyper(op, "beta parameter at index 0", std::get<0>(o.betas()), true);
-  detail::check_hyper(op, "beta parameter at index 1", std::get<1>(o.betas()), true);
-  detail::check_hyper(op, "weight_decay", o.weight_decay());
-}
-
 // The scalars of one Adam step, computed in double and rounded to float as PyTorch does.
 struct AdamStep {
   float decay_mul;    // AdamW: p *= 1 - lr * wd (1 for Adam)
@@ -108,17 +76,39 @@ void adam_step(Optimizer& opt, bool decoupled) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, double>> AdamOptions::hyperparameters() const { return adam_hyper(*this); }
-void AdamOptions::set_hyperparameter(const std::string& name, double value) {
-  adam_set_hyper(*this, "AdamOptions", name, value);
+template <bool Decoupled>
+std::vector<std::pair<std::string, double>> AdamFamilyOptions<Decoupled>::hyperparameters() const {
+  return {{"lr", lr()},
+          {"beta1", std::get<0>(betas())},
+          {"beta2", std::get<1>(betas())},
+          {"eps", eps()},
+          {"weight_decay", weight_decay()},
+          {"amsgrad", amsgrad() ? 1.0 : 0.0}};
 }
-void AdamOptions::validate(const std::string& op) const { adam_validate(*this, op); }
 
-std::vector<std::pair<std::string, double>> AdamWOptions::hyperparameters() const { return adam_hyper(*this); }
-void AdamWOptions::set_hyperparameter(const std::string& name, double value) {
-  adam_set_hyper(*this, "AdamWOptions", name, value);
+template <bool Decoupled>
+void AdamFamilyOptions<Decoupled>::set_hyperparameter(const std::string& name, double value) {
+  auto b = betas();
+  if (name == "lr") lr(value);
+  else if (name == "beta1") betas(std::make_tuple(value, std::get<1>(b)));
+  else if (name == "beta2") betas(std::make_tuple(std::get<0>(b), value));
+  else if (name == "eps") eps(value);
+  else if (name == "weight_decay") weight_decay(value);
+  else if (name == "amsgrad") amsgrad(value != 0.0);
+  else ::wick::detail::fail(Decoupled ? "AdamWOptions" : "AdamOptions", ": unknown hyperparameter \"", name, "\"");
 }
-void AdamWOptions::validate(const std::string& op) const { adam_validate(*this, op); }
+
+template <bool Decoupled>
+void AdamFamilyOptions<Decoupled>::validate(const std::string& op) const {
+  detail::check_hyper(op, "learning rate", lr());
+  detail::check_hyper(op, "epsilon", eps());
+  detail::check_hyper(op, "beta parameter at index 0", std::get<0>(betas()), true);
+  detail::check_hyper(op, "beta parameter at index 1", std::get<1>(betas()), true);
+  detail::check_hyper(op, "weight_decay", weight_decay());
+}
+
+template struct AdamFamilyOptions<false>;
+template struct AdamFamilyOptions<true>;
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
     : Optimizer("Adam", std::move(params), defaults.clone()) {}

@@ -10,18 +10,20 @@ namespace wick::optim {
 
 using Betas = std::tuple<double, double>;  // (beta1, beta2)
 
-// Every option is read at each step(), so changing it (for a group) takes effect at the next step;
-// switching amsgrad on later starts its running maximum from zero. Defaults are PyTorch's.
-struct AdamOptions : OptimizerOptions {
-  explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
+// Adam's and AdamW's options: the same fields, with PyTorch's defaults (AdamW's weight decay is
+// 1e-2, Adam's 0). Every option is read at each step(), so changing it (for a group) takes effect at
+// the next step; switching amsgrad on later starts its running maximum from zero.
+template <bool Decoupled>
+struct AdamFamilyOptions : OptimizerOptions {
+  explicit AdamFamilyOptions(double lr = 1e-3) : lr_(lr), weight_decay_(Decoupled ? 1e-2 : 0.0) {}
   WICK_ARG(double, lr);
   WICK_ARG(Betas, betas) = std::make_tuple(0.9, 0.999);
   WICK_ARG(double, eps) = 1e-8;
-  WICK_ARG(double, weight_decay) = 0.0;
+  WICK_ARG(double, weight_decay);
   WICK_ARG(bool, amsgrad) = false;
 
  public:
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamOptions>(*this); }
+  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamFamilyOptions>(*this); }
   double get_lr() const override { return lr_; }
   void set_lr(double lr) override { lr_ = lr; }
   double get_momentum() const override { return std::get<0>(betas_); }
@@ -31,26 +33,8 @@ struct AdamOptions : OptimizerOptions {
   // lr, eps, weight_decay >= 0; both betas in [0, 1).
   void validate(const std::string& op) const override;
 };
-
-// AdamW's options: Adam's, with PyTorch's AdamW default weight decay of 1e-2.
-struct AdamWOptions : OptimizerOptions {
-  explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-  WICK_ARG(double, lr);
-  WICK_ARG(Betas, betas) = std::make_tuple(0.9, 0.999);
-  WICK_ARG(double, eps) = 1e-8;
-  WICK_ARG(double, weight_decay) = 1e-2;
-  WICK_ARG(bool, amsgrad) = false;
-
- public:
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamWOptions>(*this); }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  double get_momentum() const override { return std::get<0>(betas_); }
-  void set_momentum(double beta1) override { std::get<0>(betas_) = beta1; }
-  std::vector<std::pair<std::string, double>> hyperparameters() const override;
-  void set_hyperparameter(const std::string& name, double value) override;
-  void validate(const std::string& op) const override;
-};
+using AdamOptions = AdamFamilyOptions<false>;
+using AdamWOptions = AdamFamilyOptions<true>;
 
 // For each parameter with a gradient g, at its step t = 1, 2, ... (PyTorch 1.13):
 //   g = g + weight_decay * p                  (Adam)   |   p = p * (1 - lr * weight_decay)   (AdamW)
