@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "flags.h"
 #include "progress.h"
 
 using namespace wick;
@@ -11,20 +12,8 @@ using namespace wick::cli;
 
 namespace {
 
-// Number checks with plain messages ("--epochs: must be a positive number, got 0"); CLI11's own
-// PositiveNumber prints the range up to the largest double.
-CLI::Validator number_check(bool allow_zero) {
-  return CLI::Validator(
-      [allow_zero](std::string& s) -> std::string {
-        double v = 0;
-        if (!CLI::detail::lexical_cast(s, v)) return "expected a number, got \"" + s + "\"";
-        if (v > 0 || (allow_zero && v == 0)) return {};
-        return std::string("must be ") + (allow_zero ? "zero or more" : "a positive number") + ", got " + s;
-      },
-      allow_zero ? "NONNEGATIVE" : "POSITIVE");
-}
-const CLI::Validator kPositive = number_check(false);
-const CLI::Validator kNonNegative = number_check(true);
+const CLI::Validator& kPositive = positive_number();
+const CLI::Validator& kNonNegative = nonnegative_number();
 
 void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
   cmd->add_option("--data", c.data.data, "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic")
@@ -132,6 +121,9 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("--atol", cmp_atol, "absolute tolerance")->check(kNonNegative)->capture_default_str();
   cmp_cmd->add_flag("--json", cmp_json, "also print one JSON line");
 
+  Subcommand bench = add_bench(app);
+  Subcommand bn_lab = add_bn_lab(app);
+
   // A first word that is no subcommand (CLI11 would only say that one is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
@@ -161,6 +153,8 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
     if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
     if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_json);
+    for (Subcommand* s : {&bench, &bn_lab})
+      if (*s->cmd) return s->run();
   } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
     end_progress_line();
     std::fflush(stdout);

@@ -1,0 +1,23 @@
+// Flag checks and subcommand registration shared by the wick subcommands.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace wick::cli {
+
+// Number checks with plain messages ("--epochs: must be a positive number, got 0"); CLI11's own
+// PositiveNumber prints the range up to the largest double.
+const CLI::Validator& positive_number();
+const CLI::Validator& nonnegative_number();
+
+// A subcommand that owns its flags: `add` registers it on the app, and `run` is called when it
+// was chosen on the command line.
+struct Subcommand {
+  CLI::App* cmd = nullptr;
+  std::function<int()> run;
+};
+
+Subcommand add_bench(CLI::App& app);   // bench.cpp
+Subcommand add_bn_lab(CLI::App& app);  // bn_lab.cpp
+
+}  // namespace wick::cli
