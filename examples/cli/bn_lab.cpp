@@ -10,11 +10,22 @@
 
 namespace wick::cli {
 
+namespace {
+
+// Terminal columns of UTF-8 text (μ, σ², γ are one column each but two bytes).
+size_t columns(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
 void Lab::explain(const std::string& text) {
   std::istringstream words(text);
   std::string word, line;
   while (words >> word) {
-    if (!line.empty() && line.size() + 1 + word.size() > 100) {
+    if (!line.empty() && columns(line) + 1 + columns(word) > 100) {
       std::printf("%s\n", line.c_str());
       line.clear();
     }
@@ -51,13 +62,13 @@ const std::vector<Experiment>& lab_experiments() {
       {"modes", "the same batch through train and eval mode: the gap and where it comes from", lab_modes},
       {"running-stats", "running_mean/var converging to the data's statistics, for several momentums",
        lab_running_stats},
-      {"momentum-convention", "PyTorch's momentum against Keras's, and the seed formula that is reversed",
+      {"momentum-convention", "PyTorch's momentum against Keras's; the seed formula that is reversed",
        lab_momentum_convention},
-      {"batch-size", "eval output does not depend on the batch, train output does; the batch-of-one error",
+      {"batch-size", "eval output is independent of the batch, train output is not; batch of one",
        lab_batch_size},
       {"small-batch", "small-cnn trained with batch 2, 8 and 64: accuracy and noise in the statistics",
        lab_small_batch},
-      {"no-grad-trap", "no-grad does not stop running statistics from changing; eval or freezing does",
+      {"no-grad-trap", "no-grad does not stop the running statistics; eval or freezing does",
        lab_no_grad_trap},
       {"fine-tune", "a shifted domain: stale statistics, BN trained, BN frozen, recalibration alone (AdaBN)",
        lab_fine_tune},

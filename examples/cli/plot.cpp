@@ -1,4 +1,5 @@
-// SVG drawing of the training curves: axes with ticks, one polyline per series, a legend.
+// SVG line charts: per panel a frame with ticks on "nice" values (decades on log axes), axis labels,
+// one polyline per series (dots when there are few points) and a legend.
 #include "plot.h"
 
 #include <algorithm>
@@ -11,96 +12,189 @@
 namespace wick::cli {
 namespace {
 
-constexpr double kPanelW = 420, kPanelH = 300, kMargin = 50;
-const char* kTrainColour = "#1f77b4";
-const char* kTestColour = "#d62728";
+constexpr double kPanelW = 420, kPanelH = 300;
+constexpr double kLeft = 58, kRight = 12, kTop = 36, kBottom = 46;  // plot area inside a panel
+const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 std::string num(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
+  std::snprintf(buf, sizeof buf, "%.4g", std::abs(v) < 1e-12 ? 0.0 : v);
   return buf;
 }
 
-struct Range {
-  double lo, hi;
-};
-
-Range value_range(const std::vector<const std::vector<CurvePoint>*>& series, bool unit) {
-  double lo = INFINITY, hi = -INFINITY;
-  for (const auto* s : series)
-    for (const auto& p : *s)
-      if (std::isfinite(p.value)) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
-  if (unit) return {std::max(0.0, std::floor(lo * 10) / 10), 1.0};
-  if (!std::isfinite(lo)) return {0, 1};
-  if (hi - lo < 1e-9) hi = lo + 1;
-  return {std::min(0.0, lo), hi * 1.05};
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '\'') out += "&apos;";
+    else out += c;
+  }
+  return out;
 }
 
-struct Series {
-  const std::vector<CurvePoint>* points;
-  const char* colour;
-  const char* label;
+// One axis: the drawn interval (in log10 units on a log axis) and the tick positions in it.
+struct Axis {
+  bool log = false;
+  double lo = 0, hi = 1;
+  std::vector<double> ticks;
+  double frac(double v) const { return ((log ? std::log10(v) : v) - lo) / (hi - lo); }
+  std::string label(double t) const { return log ? num(std::pow(10.0, t)) : num(t); }
 };
 
-void panel(std::ostringstream& svg, double x0, const std::string& title, const std::vector<Series>& series,
-           double max_epoch, bool unit) {
-  std::vector<const std::vector<CurvePoint>*> all;
-  for (auto& s : series) all.push_back(s.points);
-  Range r = value_range(all, unit);
-  double left = x0 + kMargin, top = 40, w = kPanelW - kMargin - 10, h = kPanelH - 80;
-  auto px = [&](double e) { return left + w * e / max_epoch; };
-  auto py = [&](double v) { return top + h * (1 - (v - r.lo) / (r.hi - r.lo)); };
-  svg << "<text x='" << left + w / 2 << "' y='24' text-anchor='middle' font-weight='bold'>" << title << "</text>\n";
-  svg << "<rect x='" << left << "' y='" << top << "' width='" << w << "' height='" << h
-      << "' fill='none' stroke='#444'/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    double v = r.lo + (r.hi - r.lo) * i / 4, y = py(v);
-    svg << "<line x1='" << left << "' x2='" << left + w << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
-        << "<text x='" << left - 6 << "' y='" << y + 4 << "' text-anchor='end' font-size='11'>"
-        << (unit ? num(100 * v) + "%" : num(v)) << "</text>\n";
+bool usable(double v, bool log) { return std::isfinite(v) && (!log || v > 0); }
+
+// Ticks every 1, 2 or 5 times a power of ten, about five of them, covering [lo, hi].
+Axis linear_axis(double lo, double hi) {
+  Axis a;
+  if (!std::isfinite(lo)) lo = 0, hi = 1;
+  if (hi - lo < 1e-12 * std::max(1.0, std::abs(hi))) lo -= 0.5, hi += 0.5;
+  double raw = (hi - lo) / 5, power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = power * (raw <= power ? 1 : raw <= 2 * power ? 2 : raw <= 5 * power ? 5 : 10);
+  a.lo = std::floor(lo / step + 1e-9) * step;
+  a.hi = std::ceil(hi / step - 1e-9) * step;
+  for (double t = a.lo; t <= a.hi + step / 2; t += step) a.ticks.push_back(t);
+  return a;
+}
+
+// [lo, hi] (positive values) with a tick at every decade inside (every other one when many); widened
+// to whole decades when fewer than two decades fall inside.
+Axis log_axis(double lo, double hi) {
+  Axis a;
+  a.log = true;
+  if (!std::isfinite(lo)) lo = 1, hi = 10;
+  a.lo = std::log10(lo), a.hi = std::log10(hi);
+  double first = std::ceil(a.lo - 1e-9), last = std::floor(a.hi + 1e-9);
+  if (last - first < 1) {
+    a.lo = first = std::floor(a.lo + 1e-9);
+    a.hi = last = std::max(first + 1, std::ceil(a.hi - 1e-9));
   }
-  int ticks = std::max(1, static_cast<int>(std::ceil(max_epoch)));
-  for (int e = 0; e <= ticks; e += std::max(1, ticks / 10)) {
-    svg << "<text x='" << px(e) << "' y='" << top + h + 16 << "' text-anchor='middle' font-size='11'>" << e
+  int every = last - first > 8 ? 2 : 1;
+  for (double t = first; t <= last + 0.5; t += every) a.ticks.push_back(t);
+  return a;
+}
+
+Axis make_axis(const Chart& c, bool x) {
+  bool log = x ? c.log_x : c.log_y;
+  double lo = INFINITY, hi = -INFINITY;
+  for (const Series& s : c.series)
+    for (const auto& [px, py] : s.points)
+      if (usable(px, c.log_x) && usable(py, c.log_y)) {
+        double v = x ? px : py;
+        lo = std::min(lo, v), hi = std::max(hi, v);
+      }
+  return log ? log_axis(lo, hi) : linear_axis(lo, hi);
+}
+
+void draw_panel(std::ostringstream& svg, double x0, const Chart& c) {
+  const double left = x0 + kLeft, top = kTop, w = kPanelW - kLeft - kRight, h = kPanelH - kTop - kBottom;
+  const Axis ax = make_axis(c, true), ay = make_axis(c, false);
+  auto px = [&](double v) { return left + w * ax.frac(v); };
+  auto py = [&](double v) { return top + h * (1 - ay.frac(v)); };
+  svg << "<text x='" << left + w / 2 << "' y='22' text-anchor='middle' font-weight='bold'>" << escape(c.title)
+      << "</text>\n";
+  for (double t : ay.ticks) {
+    double y = top + h * (1 - (t - ay.lo) / (ay.hi - ay.lo));
+    svg << "<line x1='" << left << "' x2='" << left + w << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
+        << "<text x='" << left - 5 << "' y='" << y + 4 << "' text-anchor='end' font-size='11'>" << ay.label(t)
         << "</text>\n";
   }
-  svg << "<text x='" << left + w / 2 << "' y='" << top + h + 34 << "' text-anchor='middle' font-size='12'>epoch</text>\n";
-  int row = 0;
-  for (auto& [points, colour, label] : series) {
-    if (points->empty()) continue;
-    svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.6' points='";
-    for (auto& p : *points)
-      if (std::isfinite(p.value)) svg << px(p.epoch) << "," << py(p.value) << " ";
-    svg << "'/>\n";
-    for (auto& p : *points)
-      if (points->size() <= 30 && std::isfinite(p.value))
-        svg << "<circle cx='" << px(p.epoch) << "' cy='" << py(p.value) << "' r='2.5' fill='" << colour << "'/>\n";
-    svg << "<text x='" << left + w - 8 << "' y='" << top + 16 + 16 * row++ << "' text-anchor='end' font-size='12' fill='"
-        << colour << "'>" << label << "</text>\n";
+  for (double t : ax.ticks) {
+    double x = left + w * (t - ax.lo) / (ax.hi - ax.lo);
+    svg << "<line x1='" << x << "' x2='" << x << "' y1='" << top + h << "' y2='" << top + h + 4
+        << "' stroke='#444'/><text x='" << x << "' y='" << top + h + 16 << "' text-anchor='middle' font-size='11'>"
+        << ax.label(t) << "</text>\n";
   }
+  svg << "<rect x='" << left << "' y='" << top << "' width='" << w << "' height='" << h
+      << "' fill='none' stroke='#444'/>\n";
+  svg << "<text x='" << left + w / 2 << "' y='" << top + h + 34 << "' text-anchor='middle' font-size='12'>"
+      << escape(c.x_label) << "</text>\n";
+  svg << "<text transform='translate(" << x0 + 13 << "," << top + h / 2
+      << ") rotate(-90)' text-anchor='middle' font-size='12'>" << escape(c.y_label) << "</text>\n";
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const Series& s = c.series[i];
+    const char* colour = kColours[i % std::size(kColours)];
+    std::ostringstream run;  // the current unbroken stretch of points
+    auto flush = [&] {
+      if (!run.str().empty()) svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.6' points='"
+                                  << run.str() << "'/>\n";
+      run.str("");
+    };
+    for (const auto& [x, y] : s.points) {
+      if (!usable(x, c.log_x) || !usable(y, c.log_y)) {
+        flush();
+        continue;
+      }
+      run << px(x) << "," << py(y) << " ";
+      if (s.points.size() <= 30)
+        svg << "<circle cx='" << px(x) << "' cy='" << py(y) << "' r='2.5' fill='" << colour << "'/>\n";
+    }
+    flush();
+  }
+  if (c.series.empty()) return;
+  // The legend goes in the corner where it hides the fewest stretches of line.
+  size_t longest = 0;
+  for (const Series& s : c.series) longest = std::max(longest, s.name.size());
+  const double box_w = 28 + 6.5 * static_cast<double>(longest), box_h = 16.0 * static_cast<double>(c.series.size()) + 6;
+  double box_x = 0, box_y = 0;
+  int fewest = -1;
+  for (auto [cx, cy] : {std::pair{1, 0}, {0, 0}, {1, 1}, {0, 1}}) {  // top right first
+    double bx = cx ? left + w - box_w - 6 : left + 6, by = cy ? top + h - box_h - 6 : top + 6;
+    int hidden = 0;
+    for (const Series& s : c.series)
+      for (size_t k = 1; k < s.points.size(); ++k) {
+        auto [x0p, y0p] = s.points[k - 1];
+        auto [x1p, y1p] = s.points[k];
+        if (!usable(x0p, c.log_x) || !usable(y0p, c.log_y) || !usable(x1p, c.log_x) || !usable(y1p, c.log_y)) continue;
+        for (int j = 0; j <= 8; ++j) {  // points along the segment, as drawn
+          double x = px(x0p) + (px(x1p) - px(x0p)) * j / 8, y = py(y0p) + (py(y1p) - py(y0p)) * j / 8;
+          hidden += x >= bx && x <= bx + box_w && y >= by && y <= by + box_h;
+        }
+      }
+    if (fewest < 0 || hidden < fewest) fewest = hidden, box_x = bx, box_y = by;
+  }
+  svg << "<rect x='" << box_x << "' y='" << box_y << "' width='" << box_w << "' height='" << box_h
+      << "' fill='white' fill-opacity='0.85' stroke='#ccc'/>\n";
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    double y = box_y + 14 + 16 * static_cast<double>(i);
+    const char* colour = kColours[i % std::size(kColours)];
+    svg << "<line x1='" << box_x + 5 << "' x2='" << box_x + 21 << "' y1='" << y - 4 << "' y2='" << y - 4
+        << "' stroke='" << colour << "' stroke-width='2'/><text x='" << box_x + 25 << "' y='" << y
+        << "' font-size='12'>" << escape(c.series[i].name) << "</text>\n";
+  }
+}
+
+void write_svg(const std::string& path, const std::vector<Chart>& panels, const std::string& caption) {
+  const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1));
+  const double height = kPanelH + (caption.empty() ? 0 : 20);
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
+      << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
+  for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, kPanelW * static_cast<double>(i), panels[i]);
+  if (!caption.empty())
+    svg << "<text x='" << width / 2 << "' y='" << height - 8 << "' text-anchor='middle' font-size='12' fill='#555'>"
+        << escape(caption) << "</text>\n";
+  svg << "</svg>\n";
+  std::string text = svg.str();
+  write_file_atomic(path, [&](std::ostream& out) { out << text; });
+}
+
+Series curve(const std::string& name, const std::vector<CurvePoint>& points, double scale) {
+  Series s{name, {}};
+  for (const CurvePoint& p : points) s.points.emplace_back(p.epoch, scale * p.value);
+  return s;
 }
 
 }  // namespace
 
+void write_svg_charts(const std::string& path, const std::vector<Chart>& panels) { write_svg(path, panels, ""); }
+
 void write_svg_plot(const std::string& path, const Curves& c) {
-  double max_epoch = 1e-9;
-  for (const auto* s : {&c.train_loss, &c.test_loss, &c.train_acc, &c.test_acc})
-    for (auto& p : *s) max_epoch = std::max(max_epoch, p.epoch);
-  max_epoch = std::ceil(max_epoch - 1e-9);
-  if (max_epoch < 1) max_epoch = 1;
-  std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << 2 * kPanelW << "' height='" << kPanelH + 20
-      << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  if (!c.title.empty())
-    svg << "<text x='" << kPanelW << "' y='" << kPanelH + 12 << "' text-anchor='middle' font-size='12' fill='#555'>"
-        << c.title << "</text>\n";
-  panel(svg, 0, "loss", {{&c.train_loss, kTrainColour, "train"}, {&c.test_loss, kTestColour, "test"}}, max_epoch,
-        false);
-  panel(svg, kPanelW, "accuracy", {{&c.train_acc, kTrainColour, "train"}, {&c.test_acc, kTestColour, "test"}},
-        max_epoch, true);
-  svg << "</svg>\n";
-  std::string text = svg.str();
-  write_file_atomic(path, [&](std::ostream& out) { out << text; });
+  Chart loss{"loss", "epoch", "cross-entropy", {curve("train", c.train_loss, 1), curve("test", c.test_loss, 1)}};
+  Chart acc{"accuracy", "epoch", "%", {curve("train", c.train_acc, 100), curve("test", c.test_acc, 100)}};
+  write_svg(path, {loss, acc}, c.title);
 }
 
 }  // namespace wick::cli
