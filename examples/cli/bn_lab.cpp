@@ -66,11 +66,11 @@ const std::vector<Experiment>& lab_experiments() {
        lab_momentum_convention},
       {"batch-size", "eval output is independent of the batch, train output is not; batch of one",
        lab_batch_size},
-      {"small-batch", "small-cnn trained with batch 2, 8 and 64: accuracy and noise in the statistics",
+      {"small-batch", "small-cnn trained with batch 2, 8 and 64: accuracy and noisy statistics",
        lab_small_batch},
       {"no-grad-trap", "no-grad does not stop the running statistics; eval or freezing does",
        lab_no_grad_trap},
-      {"fine-tune", "a shifted domain: stale statistics, BN trained, BN frozen, recalibration alone (AdaBN)",
+      {"fine-tune", "a shifted domain: stale stats, BN trained, BN frozen, recalibration (AdaBN)",
        lab_fine_tune},
       {"fold", "BatchNorm folded into the conv before it: same outputs, faster inference", lab_fold},
       {"myths", "the seeds' false or misleading claims, each checked by running code", lab_myths},
@@ -93,6 +93,9 @@ Subcommand add_bn_lab(CLI::App& app) {
   s.cmd->add_option("experiment", state->name, "the experiment to run (see --list)")->check(CLI::IsMember(names));
   s.cmd->add_flag("--list", state->list, "name and describe the experiments");
   s.cmd->add_option("--plot", state->args.plot, "write the experiment's picture to this SVG file");
+  s.cmd->add_option("--weights", state->args.weights,
+                    "small-cnn weights for fine-tune and fold (default: pretrain one briefly)")
+      ->check(CLI::ExistingFile);
   s.cmd->add_option("--threads", state->threads, "worker threads (0: all cores)")->check(nonnegative_number());
   s.cmd->add_option("--data-dir", state->args.data.data_dir,
                     "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)");

@@ -11,7 +11,8 @@ namespace wick::cli {
 
 struct LabArgs {
   DataArgs data;      // Fashion-MNIST by default, for the experiments that train
-  std::string plot;   // --plot FILE.svg ("" when not asked for)
+  std::string plot;     // --plot FILE.svg ("" when not asked for)
+  std::string weights;  // --weights FILE: the trained small-cnn fine-tune and fold start from
   bool json = false;  // end with one JSON line of every recorded number
   uint64_t seed = 0;
 };
