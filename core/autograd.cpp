@@ -2,12 +2,14 @@
 // topological order, each node adding its inputs' gradients into their accumulators.
 #include "core/autograd.h"
 
+#include <chrono>
 #include <unordered_set>
 
 namespace wick {
 namespace {
 
 thread_local bool grad_enabled = true;
+BackwardObserver backward_observer;
 
 void check_version(const Node& node, const Tensor& t, uint64_t expected) {
   WICK_CHECK(t.impl()->storage->version == expected,
@@ -20,6 +22,7 @@ void check_version(const Node& node, const Tensor& t, uint64_t expected) {
 
 bool is_grad_enabled() { return grad_enabled; }
 void set_grad_enabled(bool on) { grad_enabled = on; }
+void set_backward_observer(BackwardObserver observer) { backward_observer = std::move(observer); }
 
 const Tensor& BackwardCtx::out() const {
   check_version(node_, out_, node_.out_version);
@@ -39,6 +42,13 @@ Tensor& BackwardCtx::grad_in(size_t i) {
   if (!in->grad) in->grad = zeros(in->shape).impl_ptr();
   if (!grads_[i].defined()) grads_[i] = Tensor(in->grad);
   return grads_[i];
+}
+
+Tensor& BackwardCtx::grad_in_or_new(size_t i, bool& assign) {
+  TensorImpl* in = node_.inputs.at(i).impl();
+  assign = in->requires_grad && !in->grad;
+  if (assign) in->grad = empty(in->shape).impl_ptr();
+  return grad_in(i);
 }
 
 bool should_record(std::initializer_list<const Tensor*> inputs) {
@@ -130,7 +140,13 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     if (g) {
       Tensor out(impl), grad_out(g);
       BackwardCtx ctx(*node, out, grad_out);
-      node->fn(ctx);
+      if (backward_observer) {
+        auto start = std::chrono::steady_clock::now();
+        node->fn(ctx);
+        backward_observer(*node, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      } else {
+        node->fn(ctx);
+      }
     }
     if (!retain_graph) {
       node->inputs.clear();

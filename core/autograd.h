@@ -32,6 +32,11 @@ class BackwardCtx {
   const Tensor& input(size_t i) const;                 // an input value, checked unmodified
   bool needs_grad(size_t i) const;
   Tensor& grad_in(size_t i);  // zero-initialized on first use
+  // For a backward that writes every element of input i's gradient: when input i has no
+  // accumulator yet, one is made WITHOUT zeroing and `assign` is set, so the caller stores rather
+  // than adds (saving a pass over memory); otherwise this is grad_in(i) and `assign` is false.
+  // The caller must finish writing before asking for another input's gradient.
+  Tensor& grad_in_or_new(size_t i, bool& assign);
 
  private:
   Node& node_;
@@ -64,6 +69,12 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardF
 
 // The engine behind Tensor::backward.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// Profiling (wick bench --profile): when set, run_backward calls `observer` after each node's
+// backward function with the node and the seconds that function took. Empty (the default) costs
+// one test per node. Not thread-safe: set it while no backward runs.
+using BackwardObserver = std::function<void(const Node& node, double seconds)>;
+void set_backward_observer(BackwardObserver observer);
 
 // Refuses an in-place write to `t` that autograd could not track (names the op).
 void check_inplace(const Tensor& t, const char* op);

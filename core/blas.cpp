@@ -14,6 +14,11 @@ namespace {
 // Block sizes of C. Fixed numbers, so the split (and so every bit of C) depends on shape alone.
 constexpr int64_t kBlockRows = 128;
 constexpr int64_t kBlockCols = 512;
+// A product of at least this many multiply-adds that fits one block is cut in two instead (a
+// batch-64 Linear, one image's conv), so a second thread has work.
+constexpr int64_t kSplitWork = int64_t(1) << 18;
+
+int64_t half_rounded(int64_t len) { return ((len + 1) / 2 + 15) / 16 * 16; }  // ceil(len / 2), to 16s
 
 void init_blas_once() {
   static const bool done = [] {
@@ -35,6 +40,20 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
     return;
   }
+  // A single row or column of C is a matrix-vector product: sgemv reads op(B) (or op(A)) once,
+  // where sgemm would first pack all of it (most of a batch-1 Linear's time).
+  if (m == 1) {  // C (1 x n) = a (k) · op(B): Cᵀ = op(B)ᵀ · a
+    cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, static_cast<blasint>(trans_b ? n : k),
+                static_cast<blasint>(trans_b ? k : n), alpha, b, static_cast<blasint>(ldb), a,
+                static_cast<blasint>(trans_a ? lda : 1), beta, c, 1);
+    return;
+  }
+  if (n == 1) {  // C (m x 1) = op(A) · b (k)
+    cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, static_cast<blasint>(trans_a ? k : m),
+                static_cast<blasint>(trans_a ? m : k), alpha, a, static_cast<blasint>(lda), b,
+                static_cast<blasint>(trans_b ? 1 : ldb), beta, c, static_cast<blasint>(ldc));
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
@@ -43,16 +62,21 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  int64_t row_blocks = (m + kBlockRows - 1) / kBlockRows;
-  int64_t col_blocks = (n + kBlockCols - 1) / kBlockCols;
+  int64_t block_rows = kBlockRows, block_cols = kBlockCols;
+  if (m <= block_rows && n <= block_cols && m * n * k >= kSplitWork) {
+    if (n >= m) block_cols = half_rounded(n);
+    else block_rows = half_rounded(m);
+  }
+  const int64_t row_blocks = (m + block_rows - 1) / block_rows;
+  const int64_t col_blocks = (n + block_cols - 1) / block_cols;
   if (row_blocks * col_blocks <= 1) {
     gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
-      int64_t i0 = (blk / col_blocks) * kBlockRows, j0 = (blk % col_blocks) * kBlockCols;
-      int64_t mb = std::min(kBlockRows, m - i0), nb = std::min(kBlockCols, n - j0);
+      const int64_t i0 = (blk / col_blocks) * block_rows, j0 = (blk % col_blocks) * block_cols;
+      const int64_t mb = std::min(block_rows, m - i0), nb = std::min(block_cols, n - j0);
       // Row block i0 of op(A) and column block j0 of op(B), addressed in their stored layout.
       const float* ab = trans_a ? a + i0 : a + i0 * lda;
       const float* bb = trans_b ? b + j0 * ldb : b + j0;

@@ -2,6 +2,7 @@
 // num_batches_tracked, and the once-only warning for a layer evaluated before it saw any data.
 #include "layers/batchnorm.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "core/autograd.h"
@@ -37,7 +38,7 @@ BatchNormImplBase::BatchNormImplBase(const BatchNormOptions& options) : options(
 }
 
 void BatchNormImplBase::reset_running_stats() {
-  if (!options.track_running_stats()) return;
+  if (!running_mean.defined()) return;
   NoGradGuard g;
   running_mean.zero_();
   running_var.fill_(1.0);
@@ -46,7 +47,7 @@ void BatchNormImplBase::reset_running_stats() {
 
 void BatchNormImplBase::reset_parameters() {
   reset_running_stats();
-  if (!options.affine()) return;
+  if (!weight.defined()) return;
   NoGradGuard g;
   weight.fill_(1.0);
   bias.zero_();
@@ -54,9 +55,9 @@ void BatchNormImplBase::reset_parameters() {
 
 void BatchNormImplBase::set_mode(BatchNormMode mode) {
   if (mode == mode_) return;
-  WICK_CHECK(mode != BatchNormMode::Frozen || options.track_running_stats(), type_name(),
+  WICK_CHECK(mode != BatchNormMode::Frozen || running_mean.defined(), type_name(),
              ": cannot freeze a layer built with track_running_stats=false (it has no running statistics)");
-  if (options.affine()) {
+  if (weight.defined()) {
     if (mode == BatchNormMode::Frozen) {
       grad_before_freeze_ = weight.requires_grad();
       weight.requires_grad_(false);
@@ -69,23 +70,50 @@ void BatchNormImplBase::set_mode(BatchNormMode mode) {
   mode_ = mode;
 }
 
-Tensor BatchNormImplBase::forward(const Tensor& x) {
-  check_input_dim(x);
-  const bool track = options.track_running_stats();
-  bool batch_stats, update;
+Tensor BatchNormImplBase::forward(const Tensor& x) { return forward_impl(x, false); }
+
+Tensor BatchNormImplBase::forward_relu(const Tensor& x) { return forward_impl(x, true); }
+
+bool BatchNormImplBase::uses_batch_stats() const {
   switch (mode_) {
-    case BatchNormMode::Frozen: batch_stats = update = false; break;
-    case BatchNormMode::BatchStats: batch_stats = true, update = false; break;
-    default:
-      batch_stats = is_training() || !track;
-      update = is_training() && track;
+    case BatchNormMode::Frozen: return false;
+    case BatchNormMode::BatchStats: return true;
+    default: return is_training() || !running_mean.defined();
   }
-  if (!batch_stats && num_batches_tracked.item<int64_t>() == 0 && !warned_unseen_) {
+}
+
+void BatchNormImplBase::warn_if_unseen() {
+  if (num_batches_tracked.item<int64_t>() == 0 && !warned_unseen_) {
     warned_unseen_ = true;
     warn(type_name() + "(" + std::to_string(options.num_features()) +
          ") normalizes with running statistics that never saw a training batch (num_batches_tracked == 0): "
          "running_mean is still 0 and running_var 1");
   }
+}
+
+bool BatchNormImplBase::running_affine(std::vector<double>& scale, std::vector<double>& shift) {
+  if (uses_batch_stats()) return false;
+  warn_if_unseen();
+  const int64_t C = options.num_features();
+  scale.assign(static_cast<size_t>(C), 1.0);
+  shift.assign(static_cast<size_t>(C), 0.0);
+  const float* rm = running_mean.data<float>();
+  const float* rv = running_var.data<float>();
+  for (int64_t c = 0; c < C; ++c) {
+    const double gamma = weight.defined() ? weight.data<float>()[c] : 1.0;
+    const double beta = bias.defined() ? bias.data<float>()[c] : 0.0;
+    scale[c] = gamma * (1.0 / std::sqrt(static_cast<double>(rv[c]) + options.eps()));
+    shift[c] = beta - static_cast<double>(rm[c]) * scale[c];
+  }
+  return true;
+}
+
+Tensor BatchNormImplBase::forward_impl(const Tensor& x, bool relu) {
+  check_input_dim(x);
+  const bool track = running_mean.defined();  // fixed at construction, whatever options say now
+  const bool batch_stats = uses_batch_stats();
+  const bool update = batch_stats && mode_ == BatchNormMode::Auto && is_training() && track;
+  if (!batch_stats) warn_if_unseen();
   double factor = 0.0;
   if (update) {
     int64_t seen = num_batches_tracked.item<int64_t>() + 1;
@@ -94,7 +122,7 @@ Tensor BatchNormImplBase::forward(const Tensor& x) {
   // Running buffers go to the functional form only where it should read or update them.
   Tensor rm = (!batch_stats || update) ? running_mean : Tensor();
   Tensor rv = (!batch_stats || update) ? running_var : Tensor();
-  Tensor y = batch_norm(x, rm, rv, weight, bias, batch_stats, factor, options.eps());
+  Tensor y = (relu ? batch_norm_relu : batch_norm)(x, rm, rv, weight, bias, batch_stats, factor, options.eps());
   if (update) {  // only after the update succeeded (a refused NaN batch is not counted)
     ++num_batches_tracked.data<int64_t>()[0];
     num_batches_tracked.bump_version();
@@ -107,8 +135,8 @@ std::string BatchNormImplBase::extra_repr() const {
   os << options.num_features() << ", eps=" << options.eps() << ", momentum=";
   if (options.momentum()) os << *options.momentum();
   else os << "None";
-  os << ", affine=" << (options.affine() ? "True" : "False")
-     << ", track_running_stats=" << (options.track_running_stats() ? "True" : "False");
+  os << ", affine=" << (weight.defined() ? "True" : "False")
+     << ", track_running_stats=" << (running_mean.defined() ? "True" : "False");
   if (mode_ != BatchNormMode::Auto) os << ", mode=" << mode_name(mode_);
   return os.str();
 }

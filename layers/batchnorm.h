@@ -2,6 +2,7 @@
 // explicit per-module mode so a frozen layer stays frozen whatever train()/eval() say.
 #pragma once
 #include <optional>
+#include <vector>
 
 #include "layers/module.h"
 #include "layers/options.h"
@@ -39,6 +40,14 @@ const char* mode_name(BatchNormMode mode);  // "auto", "frozen", "batch-stats"
 class BatchNormImplBase : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) as one fused op (same values and gradients); nn::Sequential calls it for a
+  // BatchNorm followed by a ReLU.
+  Tensor forward_relu(const Tensor& x);
+  // When forward would normalize with the running statistics (eval mode, or frozen), fills the
+  // per-channel map it applies, y = x·scale + shift (scale = γ/√(running_var + eps), shift =
+  // β − running_mean·scale, in double), and returns true; false when it would use batch
+  // statistics. Warns as forward does about statistics that never saw a batch.
+  bool running_affine(std::vector<double>& scale, std::vector<double>& shift);
   std::string extra_repr() const override;
 
   void reset_running_stats();  // running_mean 0, running_var 1, num_batches_tracked 0
@@ -55,6 +64,10 @@ class BatchNormImplBase : public Module {
   virtual void check_input_dim(const Tensor& x) const = 0;
 
  private:
+  Tensor forward_impl(const Tensor& x, bool relu);
+  bool uses_batch_stats() const;
+  void warn_if_unseen();
+
   BatchNormMode mode_ = BatchNormMode::Auto;
   bool grad_before_freeze_ = true;
   bool warned_unseen_ = false;

@@ -1,16 +1,72 @@
-// nn::Sequential: indexing and the forward chain.
+// nn::Sequential: indexing and the forward chain, which fuses common runs of layers: Conv2d +
+// BatchNorm2d (+ ReLU) into one conv when BN uses its running statistics and no gradient is
+// recorded (inference), and BatchNorm + ReLU into one op otherwise.
 #include "layers/sequential.h"
 
+#include <typeinfo>
+
+#include "core/autograd.h"
+#include "core/ops/conv.h"
+#include "layers/activation.h"
+#include "layers/batchnorm.h"
+#include "layers/conv.h"
+
 namespace wick::nn {
+
+namespace {
+
+// Exact types only: a subclass may have its own forward.
+template <typename Impl>
+bool is_exactly(const Module& m) {
+  return typeid(m) == typeid(Impl);
+}
+
+}  // namespace
 
 std::shared_ptr<Module> SequentialImpl::operator[](size_t i) const {
   WICK_CHECK(i < size(), "Sequential: index ", i, " is out of range for ", size(), " modules");
   return named_children()[i].second;
 }
 
+// Conv2d, BatchNorm2d and maybe ReLU at children[i...] as one conv2d_affine, when that is what
+// they would compute: inference (no graph), BN on its running statistics, shapes that the unfused
+// layers accept. Returns how many children it ran (0: not fusable).
+size_t SequentialImpl::try_fused_conv_bn(size_t i, Tensor& h) const {
+  const auto& children = named_children();
+  if (i + 1 >= children.size() || !is_exactly<Conv2dImpl>(*children[i].second) ||
+      !is_exactly<BatchNorm2dImpl>(*children[i + 1].second) || h.dim() != 4)
+    return 0;
+  auto& conv = static_cast<Conv2dImpl&>(*children[i].second);
+  auto& bn = static_cast<BatchNorm2dImpl&>(*children[i + 1].second);
+  if (should_record({&h, &conv.weight, &conv.bias, &bn.weight, &bn.bias}) ||
+      bn.options.num_features() != conv.options.out_channels())
+    return 0;
+  std::vector<double> scale, shift;
+  if (!bn.running_affine(scale, shift)) return 0;
+  const bool relu = i + 2 < children.size() && is_exactly<ReLUImpl>(*children[i + 2].second);
+  const auto& o = conv.options;
+  h = conv2d_affine(h, conv.weight, conv.bias, scale, shift, relu, o.stride(), o.padding(), o.dilation(), o.groups());
+  return relu ? 3 : 2;
+}
+
 Tensor SequentialImpl::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& [name, m] : named_children()) h = m->forward(h);
+  const auto& children = named_children();
+  for (size_t i = 0; i < children.size();) {
+    if (size_t ran = try_fused_conv_bn(i, h)) {
+      i += ran;
+      continue;
+    }
+    Module& m = *children[i].second;
+    if ((is_exactly<BatchNorm2dImpl>(m) || is_exactly<BatchNorm1dImpl>(m)) && i + 1 < children.size() &&
+        is_exactly<ReLUImpl>(*children[i + 1].second)) {
+      h = static_cast<BatchNormImplBase&>(m).forward_relu(h);
+      i += 2;
+      continue;
+    }
+    h = m.forward(h);
+    ++i;
+  }
   return h;
 }
 

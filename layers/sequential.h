@@ -34,6 +34,9 @@ class SequentialImpl : public Module {
 
   std::string type_name() const override { return "Sequential"; }
   Tensor forward(const Tensor& x) override;
+
+ private:
+  size_t try_fused_conv_bn(size_t i, Tensor& h) const;
 };
 WICK_MODULE(Sequential);
 

@@ -117,6 +117,20 @@ TEST_CASE("track_running_stats=false: no buffers, batch statistics in both modes
   CHECK_THROWS_WITH_AS(bn->set_mode(nn::BatchNormMode::Frozen), doctest::Contains("cannot freeze"), Error);
 }
 
+TEST_CASE("track_running_stats and affine flipped on a built layer change nothing") {
+  // Seed 004's trick; PyTorch 1.13 also keeps normalizing with the stored buffers in eval mode.
+  nn::BatchNorm2d bn(2);
+  bn(spec_input());
+  bn->eval();
+  Tensor eval_out = bn(spec_input());
+  bn->options.track_running_stats(false).affine(false);
+  CHECK(equal(bn(spec_input()), eval_out));
+  bn->train();
+  bn(spec_input());
+  CHECK(bn->num_batches_tracked.item<int64_t>() == 2);
+  CHECK(bn->repr().find("affine=True, track_running_stats=True") != std::string::npos);
+}
+
 TEST_CASE("a frozen BN stays frozen through model->train() until unfrozen") {
   manual_seed(2);
   nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(2, 2, 1)), nn::BatchNorm2d(2));

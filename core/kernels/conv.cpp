@@ -4,7 +4,6 @@
 #include "core/kernels/conv.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "core/blas.h"
@@ -23,10 +22,12 @@ void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off
   x1 = std::clamp<int64_t>(ceil_div(len + p - off, s), x0, out_len);
 }
 
-// Scratch memory for one worker thread, reused across calls (slot 0: col, slot 1: d col). Only
-// used inside chunks that run no nested parallel work, so a thread never holds two at once.
+// Scratch memory for one thread, reused across calls (slot 0: col, slot 1: d col, slot 2: a
+// padded plane inside im2col / col2im_add). Held either inside chunks that run no nested parallel
+// work, or (one image) around parallel GEMMs whose blocks use none, so a thread never holds one
+// twice.
 float* scratch(int slot, size_t n) {
-  thread_local std::vector<float> bufs[2];
+  thread_local std::vector<float> bufs[3];
   if (bufs[slot].size() < n) bufs[slot].resize(n);
   return bufs[slot].data();
 }
@@ -44,6 +45,61 @@ double sum_row(const float* r, int64_t len) {
   return s;
 }
 
+// rows x len block copy: dst row r (stride dst_ld) = src row r (stride src_ld). Rows here are
+// short (an output row, 14 floats for small-cnn), where a memcpy call or a vectorized loop's
+// remainder costs more than the copy: 8-float blocks, the last one overlapping the previous when
+// len is not a multiple of 8.
+void copy_rows(float* __restrict dst, int64_t dst_ld, const float* __restrict src, int64_t src_ld, int64_t rows,
+               int64_t len) {
+  for (int64_t r = 0; r < rows; ++r, dst += dst_ld, src += src_ld) {
+    if (len < 8) {
+      for (int64_t x = 0; x < len; ++x) dst[x] = src[x];
+      continue;
+    }
+    int64_t x = 0;
+    for (; x + 8 <= len; x += 8)
+      for (int k = 0; k < 8; ++k) dst[x + k] = src[x + k];
+    if (x < len)
+      for (int k = 0; k < 8; ++k) dst[len - 8 + k] = src[len - 8 + k];
+  }
+}
+
+// rows x len block: dst row r (stride dst_ld) += src row r (stride src_ld).
+void add_rows(float* __restrict dst, int64_t dst_ld, const float* __restrict src, int64_t src_ld, int64_t rows,
+              int64_t len) {
+  for (int64_t r = 0; r < rows; ++r, dst += dst_ld, src += src_ld)
+    for (int64_t x = 0; x < len; ++x) dst[x] += src[x];
+}
+
+// Unit stride and dilation, the common case: each column-matrix row is a shifted window of the
+// zero-padded plane, so both loops below copy whole rows with no bounds checks.
+bool unit_stride(const Conv2dGeom& g) { return g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1; }
+
+void im2col_unit_stride(const Conv2dGeom& g, const float* in, float* col) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, P = g.oh * g.ow;
+  float* padded = scratch(2, static_cast<size_t>(hp * wp));
+  std::fill(padded, padded + hp * wp, 0.f);  // the border stays 0; each channel overwrites the inside
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    copy_rows(padded + g.ph * wp + g.pw, wp, in + ci * g.h * g.w, g.w, g.h, g.w);
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        copy_rows(col + ((ci * g.kh + i) * g.kw + j) * P, g.ow, padded + i * wp + j, wp, g.oh, g.ow);
+  }
+}
+
+// Sums each channel's kh*kw rows into a zeroed padded plane, then adds its inside into in.
+void col2im_add_unit_stride(const Conv2dGeom& g, const float* col, float* in) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, P = g.oh * g.ow;
+  float* padded = scratch(2, static_cast<size_t>(hp * wp));
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    std::fill(padded, padded + hp * wp, 0.f);
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        add_rows(padded + i * wp + j, wp, col + ((ci * g.kh + i) * g.kw + j) * P, g.ow, g.oh, g.ow);
+    add_rows(in + ci * g.h * g.w, g.w, padded + g.ph * wp + g.pw, wp, g.h, g.w);
+  }
+}
+
 using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                         int64_t, float, float*, int64_t);
 
@@ -58,6 +114,7 @@ int64_t weight_parts(const Conv2dGeom& g) {
 }  // namespace
 
 void im2col(const Conv2dGeom& g, const float* in, float* col) {
+  if (unit_stride(g)) return im2col_unit_stride(g, in, col);
   const int64_t P = g.oh * g.ow;
   for (int64_t ci = 0; ci < g.c; ++ci) {
     const float* plane = in + ci * g.h * g.w;
@@ -76,17 +133,14 @@ void im2col(const Conv2dGeom& g, const float* in, float* col) {
           std::fill(r, r + x0, 0.f);
           std::fill(r + x1, r + g.ow, 0.f);
           const float* src = plane + iy * g.w + (x0 * g.sw - g.pw + j * g.dw);
-          if (g.sw == 1) {
-            if (x1 > x0) std::memcpy(r + x0, src, sizeof(float) * (x1 - x0));
-          } else {
-            for (int64_t x = x0; x < x1; ++x) r[x] = src[(x - x0) * g.sw];
-          }
+          for (int64_t x = x0; x < x1; ++x) r[x] = src[(x - x0) * g.sw];
         }
       }
   }
 }
 
 void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
+  if (unit_stride(g)) return col2im_add_unit_stride(g, col, in);
   const int64_t P = g.oh * g.ow;
   for (int64_t ci = 0; ci < g.c; ++ci) {
     float* plane = in + ci * g.h * g.w;
@@ -100,36 +154,35 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
           if (iy < 0 || iy >= g.h) continue;
           const float* r = row + y * g.ow;
           float* dst = plane + iy * g.w + (x0 * g.sw - g.pw + j * g.dw);
-          if (g.sw == 1) {
-            for (int64_t x = x0; x < x1; ++x) dst[x - x0] += r[x];
-          } else {
-            for (int64_t x = x0; x < x1; ++x) dst[(x - x0) * g.sw] += r[x];
-          }
+          for (int64_t x = x0; x < x1; ++x) dst[(x - x0) * g.sw] += r[x];
         }
       }
   }
 }
 
-void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, float* out) {
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
+                    float* cols) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
-  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P;
-  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(g.col_rows() * P);
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
+  const size_t col_size = g.col_is_input() || cols ? 0 : static_cast<size_t>(col_img);
   // out[n, group] (og, P) = bias + w[group] (og, K) x col[group] (K, P).
   auto one = [&](int64_t n, float* colbuf, GemmFn mm) {
     const float* col = x + n * in_img;
     if (!g.col_is_input()) {
-      im2col(g, x + n * in_img, colbuf);
-      col = colbuf;
+      float* dst = cols ? cols + n * col_img : colbuf;
+      im2col(g, x + n * in_img, dst);
+      col = dst;
     }
     float* o = out + n * out_img;
     if (b)  // the bias first, then the GEMM adds onto it (beta 1): one pass over out fewer
       for (int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
     for (int64_t grp = 0; grp < g.groups; ++grp)
       mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, b ? 1.f : 0.f, o + grp * og * P, P);
+    if (relu)  // while the image's output is still in cache
+      for (int64_t i = 0; i < out_img; ++i) o[i] = o[i] > 0.f || o[i] != o[i] ? o[i] : 0.f;
   };
   if (g.n == 1) {  // one image: the GEMMs themselves run in parallel blocks
-    std::vector<float> colbuf(col_size);
-    one(0, colbuf.data(), gemm);
+    one(0, scratch(0, col_size), gemm);
     return;
   }
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
@@ -145,12 +198,12 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
 //   dL/db[o]   = Σ_n Σ_p dL/dout[n, o, p]
 // The sum over n for dW runs over fixed image ranges (weight_parts), each range accumulating its
 // images in order into its own partial; the partials are then added in range order.
-void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx,
+void conv2d_backward(const Conv2dGeom& g, const float* cols, const float* w, const float* gout, float* gx,
                      float* gw, float* gb) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
-  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P;
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   const int64_t wnum = g.o * K;
-  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(g.col_rows() * P);
+  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(col_img);
 
   if (gb) {
     parallel_for(0, g.o, 1, [&](int64_t o0, int64_t o1) {
@@ -165,14 +218,10 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
 
   // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the
   // range's partial is assigned, then accumulated) and its input gradient into gx.
-  auto one = [&](int64_t n, float* wacc, float wbeta, float* colbuf, float* dcolbuf, GemmFn mm) {
+  auto one = [&](int64_t n, float* wacc, float wbeta, float* dcolbuf, GemmFn mm) {
     const float* go = gout + n * out_img;
     if (wacc) {
-      const float* col = x + n * in_img;
-      if (!g.col_is_input()) {
-        im2col(g, x + n * in_img, colbuf);
-        col = colbuf;
-      }
+      const float* col = cols + n * col_img;
       for (int64_t grp = 0; grp < g.groups; ++grp)
         mm(false, true, og, K, P, 1.f, go + grp * og * P, P, col + grp * K * P, P, wbeta, wacc + grp * og * K, K);
     }
@@ -190,34 +239,35 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
   };
 
   if (g.n == 1) {  // one image: parallel GEMMs, the weight gradient accumulates straight into gw
-    std::vector<float> colbuf(gw ? col_size : 0), dcolbuf(gx ? col_size : 0);
-    one(0, gw, 1.f, colbuf.data(), dcolbuf.data(), gemm);
+    one(0, gw, 1.f, gx ? scratch(1, col_size) : nullptr, gemm);
     return;
   }
   if (!gw) {
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
       float* dcolbuf = scratch(1, col_size);
-      for (int64_t n = n0; n < n1; ++n) one(n, nullptr, 0.f, nullptr, dcolbuf, gemm_serial);
+      for (int64_t n = n0; n < n1; ++n) one(n, nullptr, 0.f, dcolbuf, gemm_serial);
     });
     return;
   }
   const int64_t parts = weight_parts(g);
   std::vector<float> partial(static_cast<size_t>(parts * wnum));
   parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
-    float* colbuf = scratch(0, col_size);
     float* dcolbuf = gx ? scratch(1, col_size) : nullptr;
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * g.n / parts, n1 = (q + 1) * g.n / parts;
-      for (int64_t n = n0; n < n1; ++n)
-        one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, colbuf, dcolbuf, gemm_serial);
+      for (int64_t n = n0; n < n1; ++n) one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, dcolbuf, gemm_serial);
     }
   });
+  // gw += Σ_q partial[q], each element summed in q order; vectorized across elements.
   parallel_for(0, wnum, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float s = 0.f;
-      for (int64_t q = 0; q < parts; ++q) s += partial[q * wnum + i];
-      gw[i] += s;
+    float sum[4096];
+    const int64_t len = i1 - i0;
+    for (int64_t i = 0; i < len; ++i) sum[i] = partial[i0 + i];
+    for (int64_t q = 1; q < parts; ++q) {
+      const float* __restrict p = partial.data() + q * wnum + i0;
+      for (int64_t i = 0; i < len; ++i) sum[i] += p[i];
     }
+    for (int64_t i = 0; i < len; ++i) gw[i0 + i] += sum[i];
   });
 }
 

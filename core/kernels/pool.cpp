@@ -3,6 +3,7 @@
 #include "core/kernels/pool.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -51,14 +52,99 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
+namespace {
+
+// An int32 that orders like the float: larger for larger values, equal for -0 and +0 (NaN is
+// handled apart). Comparing these keeps the 2x2 loop below free of float compares on selected
+// values, which GCC would neither vectorize nor turn into branch-free code.
+int32_t order_key(float x) {
+  const int32_t b = std::bit_cast<int32_t>(x);
+  const int32_t k = b ^ ((b >> 31) & 0x7fffffff);  // negative floats: reverse their order
+  return k - (k >> 31);                             // -0 (key -1) joins +0
+}
+
+// Masked select: a where mask is all ones, b where it is 0.
+int32_t select_bits(int32_t mask, int32_t a, int32_t b) { return (a & mask) | (b & ~mask); }
+
+// The winner of each horizontal pair (x[2t], x[2t+1]), t < n: its value, order key and column
+// (0 or 1; the left one on a tie). Returns whether any value was NaN.
+int32_t max_pairs(const float* __restrict x, int64_t n, float* __restrict v, int32_t* __restrict key,
+                  int32_t* __restrict right) {
+  int32_t nan = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const float a = x[2 * t], b = x[2 * t + 1];
+    const int32_t ka = order_key(a), kb = order_key(b), m = -static_cast<int32_t>(kb > ka);
+    v[t] = std::bit_cast<float>(select_bits(m, std::bit_cast<int32_t>(b), std::bit_cast<int32_t>(a)));
+    key[t] = select_bits(m, kb, ka);
+    right[t] = m & 1;
+    nan |= (a != a) | (b != b);
+  }
+  return nan;
+}
+
+// The common 2x2 window, stride 2, no padding or dilation, with the general loop's rule (first
+// maximum in scan order; a NaN takes over): the top and bottom pairs of every window first, in
+// one long loop over the plane's rows, then top against bottom (the bottom wins only when
+// strictly larger). Branch-free selects on integer order keys, so both passes vectorize.
+// v (2*oh*ow floats) and keys (2 * 2*oh*ow) are scratch for the pair winners.
+void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, float* o, int64_t* id, float* v,
+                       int32_t* keys) {
+  const int64_t pairs = 2 * oh * ow;
+  int32_t* key = keys;
+  int32_t* right = keys + pairs;
+  int32_t nan = 0;
+  if (w == 2 * ow) {  // the used rows are back to back: one loop over all their pairs
+    nan = max_pairs(src, pairs, v, key, right);
+  } else {
+    for (int64_t r = 0; r < 2 * oh; ++r) nan |= max_pairs(src + r * w, ow, v + r * ow, key + r * ow, right + r * ow);
+  }
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int64_t t0 = 2 * oy * ow, t1 = t0 + ow;
+    for (int64_t ox = 0; ox < ow; ++ox) {
+      const int32_t m = -static_cast<int32_t>(key[t1 + ox] > key[t0 + ox]);
+      o[oy * ow + ox] = std::bit_cast<float>(select_bits(m, std::bit_cast<int32_t>(v[t1 + ox]),
+                                                         std::bit_cast<int32_t>(v[t0 + ox])));
+    }
+    if (id)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int32_t m = -static_cast<int32_t>(key[t1 + ox] > key[t0 + ox]);
+        id[oy * ow + ox] = (2 * oy + (m & 1)) * w + 2 * ox + select_bits(m, right[t1 + ox], right[t0 + ox]);
+      }
+  }
+  if (nan)  // the last NaN in scan order wins
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t at = 2 * oy * w + 2 * ox;
+        for (int64_t q : {at, at + 1, at + w, at + w + 1})
+          if (std::isnan(src[q])) {
+            o[oy * ow + ox] = src[q];
+            if (id) id[oy * ow + ox] = q;
+          }
+      }
+}
+
+}  // namespace
+
 void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_t* idx) {
+  if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 &&
+      2 * g.oh <= g.h && 2 * g.ow <= g.w) {
+    parallel_for(0, g.planes, plane_grain(g.oh * g.ow * 4), [&](int64_t p0, int64_t p1) {
+      std::vector<float> v(static_cast<size_t>(2 * g.oh * g.ow));
+      std::vector<int32_t> keys(static_cast<size_t>(4 * g.oh * g.ow));
+      for (int64_t p = p0; p < p1; ++p)
+        max_pool2x2_plane(in + p * g.h * g.w, g.w, g.oh, g.ow, out + p * g.oh * g.ow,
+                          idx ? idx + p * g.oh * g.ow : nullptr,
+                          v.data(), keys.data());
+    });
+    return;
+  }
   const Windows wy = windows(g.h, g.oh, g.kh, g.sh, g.ph, g.dh), wx = windows(g.w, g.ow, g.kw, g.sw, g.pw, g.dw);
   const int64_t h = g.h, w = g.w, oh = g.oh, ow = g.ow, dh = g.dh, dw = g.dw;
   parallel_for(0, g.planes, plane_grain(oh * ow * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* src = in + p * h * w;
       float* o = out + p * oh * ow;
-      int64_t* id = idx + p * oh * ow;
+      int64_t* id = idx ? idx + p * oh * ow : nullptr;
       for (int64_t oy = 0; oy < oh; ++oy) {
         const int64_t y0 = wy.start[oy], y1 = wy.end[oy];
         for (int64_t ox = 0; ox < ow; ++ox) {
@@ -81,18 +167,19 @@ void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_
               for (int64_t x = x0; x < x1; x += dw)
                 if (std::isnan(src[y * w + x])) m = src[best = y * w + x];
           o[oy * ow + ox] = m;
-          id[oy * ow + ox] = best;
+          if (id) id[oy * ow + ox] = best;
         }
       }
     }
   });
 }
 
-void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int64_t* idx, float* gin) {
+void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int64_t* idx, bool assign, float* gin) {
   const int64_t plane_out = g.oh * g.ow;
   parallel_for(0, g.planes, plane_grain(plane_out), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* dst = gin + p * g.h * g.w;
+      if (assign) std::fill(dst, dst + g.h * g.w, 0.f);  // plane by plane, so the scatter hits cache
       const float* go = gout + p * plane_out;
       const int64_t* id = idx + p * plane_out;
       for (int64_t k = 0; k < plane_out; ++k) dst[id[k]] += go[k];

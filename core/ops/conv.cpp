@@ -10,10 +10,9 @@ namespace {
 
 std::string pair_str(Int2 v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding, Int2 dilation,
-              int64_t groups) {
+// Checks conv2d's arguments and works out its geometry.
+kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding,
+                              Int2 dilation, int64_t groups) {
   WICK_CHECK(x.defined() && weight.defined(), "conv2d: input and weight must be defined tensors");
   WICK_CHECK(x.dtype() == Dtype::Float32 && weight.dtype() == Dtype::Float32,
              "conv2d: expects float32 input and weight, got ", dtype_name(x.dtype()), " and ",
@@ -53,31 +52,76 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
              ", dilation ", pair_str(dilation), ")");
   g.oh = (pad_h - eff_h) / g.sh + 1;
   g.ow = (pad_w - eff_w) / g.sw + 1;
+  return g;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding, Int2 dilation,
+              int64_t groups) {
+  const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
   // An unbatched (C, H, W) input runs as a batch of one (the checks above named its own shape).
   if (x.dim() == 3) return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
 
   Tensor out = empty({g.n, g.o, g.oh, g.ow});
+  std::vector<Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  // The weight gradient needs every image's column matrix: the forward keeps them (a 1x1 conv's
+  // column matrix is its input).
+  const bool keep_cols = should_record(inputs) && weight.requires_grad() && !g.col_is_input();
+  Tensor cols = keep_cols ? empty({g.n, g.col_rows(), g.col_cols()}) : Tensor();
   {
     Tensor xc = x.contiguous(), wc = weight.contiguous();
     Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
     if (out.numel() > 0)
       kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr,
-                              out.data<float>());
+                              false, out.data<float>(), keep_cols ? cols.data<float>() : nullptr);
   }
-  std::vector<Tensor> inputs{x, weight};
-  if (bias.defined()) inputs.push_back(bias);
   // The derivation sits above kernels::conv2d_backward.
-  record(out, "conv2d", inputs, [g, has_bias = bias.defined()](BackwardCtx& ctx) {
+  record(out, "conv2d", inputs, [g, cols, has_bias = bias.defined()](BackwardCtx& ctx) {
     const bool want_x = ctx.needs_grad(0), want_w = ctx.needs_grad(1);
     const bool want_b = has_bias && ctx.needs_grad(2);
     Tensor xc, wc;
-    if (want_w) xc = ctx.input(0).contiguous();
+    if (want_w) xc = ctx.input(0).contiguous();  // checks x is unmodified, so cols are current
     if (want_x) wc = ctx.input(1).contiguous();
-    kernels::conv2d_backward(g, want_w ? xc.data<float>() : nullptr, want_x ? wc.data<float>() : nullptr,
-                             ctx.grad_out().data<float>(), want_x ? ctx.grad_in(0).data<float>() : nullptr,
+    const float* col = !want_w ? nullptr : g.col_is_input() ? xc.data<float>() : cols.data<float>();
+    kernels::conv2d_backward(g, col, want_x ? wc.data<float>() : nullptr, ctx.grad_out().data<float>(),
+                             want_x ? ctx.grad_in(0).data<float>() : nullptr,
                              want_w ? ctx.grad_in(1).data<float>() : nullptr,
                              want_b ? ctx.grad_in(2).data<float>() : nullptr);
   });
+  return out;
+}
+
+Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
+                     const std::vector<double>& shift, bool relu, Int2 stride, Int2 padding, Int2 dilation,
+                     int64_t groups) {
+  const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
+  WICK_CHECK(!should_record({&x, &weight, &bias}), "conv2d_affine: inference only (it records no gradient); ",
+             "call it under NoGradGuard or with tensors that need no grad");
+  WICK_CHECK(static_cast<int64_t>(scale.size()) == g.o && static_cast<int64_t>(shift.size()) == g.o,
+             "conv2d_affine: scale and shift need one value per output channel (", g.o, "), got ", scale.size(),
+             " and ", shift.size());
+  if (x.dim() == 3)
+    return conv2d_affine(x.unsqueeze(0), weight, bias, scale, shift, relu, stride, padding, dilation, groups)
+        .squeeze(0);
+  // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
+  // weights (rounded once, in double) and the shift into its bias.
+  Tensor wc = weight.contiguous();
+  const int64_t per_out = wc.numel() / g.o;
+  std::vector<float> w(static_cast<size_t>(wc.numel())), b(static_cast<size_t>(g.o));
+  const float* pw = wc.data<float>();
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  for (int64_t o = 0; o < g.o; ++o) {
+    for (int64_t k = 0; k < per_out; ++k)
+      w[o * per_out + k] = static_cast<float>(static_cast<double>(pw[o * per_out + k]) * scale[o]);
+    const double b0 = bc.defined() ? bc.data<float>()[o] : 0.0;
+    b[o] = static_cast<float>(b0 * scale[o] + shift[o]);
+  }
+  Tensor out = empty({g.n, g.o, g.oh, g.ow});
+  Tensor xc = x.contiguous();
+  if (out.numel() > 0)
+    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), nullptr);
   return out;
 }
 

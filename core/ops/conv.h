@@ -1,6 +1,7 @@
 // 2-D convolution (cross-correlation, as PyTorch) with stride, padding, dilation and groups.
 #pragma once
 #include <array>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -12,5 +13,13 @@ using Int2 = std::array<int64_t, 2>;  // (height, width)
 // OH = (H + 2*padding[0] - dilation[0]*(KH-1) - 1) / stride[0] + 1, likewise OW.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Int2 stride = {1, 1},
               Int2 padding = {0, 0}, Int2 dilation = {1, 1}, int64_t groups = 1);
+
+// Inference only (refuses inputs that would record a gradient): conv2d(...)·scale[o] + shift[o]
+// per output channel, then max(·, 0) when relu, in one pass (the scale is folded into the
+// weights). nn::Sequential runs Conv2d + eval-mode BatchNorm2d (+ ReLU) through it; the result
+// matches the unfused layers to float rounding.
+Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
+                     const std::vector<double>& shift, bool relu, Int2 stride = {1, 1}, Int2 padding = {0, 0},
+                     Int2 dilation = {1, 1}, int64_t groups = 1);
 
 }  // namespace wick

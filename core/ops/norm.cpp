@@ -42,10 +42,9 @@ void update_running(const Tensor& r, const std::vector<double>& v, double moment
   r.bump_version();
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+// batch_norm, followed by a ReLU when relu.
+Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps, bool relu) {
   WICK_CHECK(x.defined(), "batch_norm: input is undefined");
   WICK_CHECK(x.dtype() == Dtype::Float32, "batch_norm: expects a float32 input, got ", dtype_name(x.dtype()));
   WICK_CHECK(x.dim() >= 2, "batch_norm: expects input of shape (N, C), (N, C, L) or (N, C, H, W), got ",
@@ -93,7 +92,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   std::vector<double> a(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) a[c] = gamma[c] * invstd[c];
   Tensor out = empty(x.shape());
-  kernels::batch_norm_apply(xc.data<float>(), out.data<float>(), N, C, S, mean.data(), a.data(), beta.data());
+  kernels::batch_norm_apply(xc.data<float>(), out.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
 
   std::vector<Tensor> inputs{x};
   const int iw = weight.defined() ? static_cast<int>(inputs.size()) : -1;
@@ -106,7 +105,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   //   training: μ and σ² depend on x. With dμ/dx_j = 1/n and dσ²/dx_j = 2(x_j − μ)/n,
   //     dx = γ·invstd·(g − mean(g) − x̂·mean(g·x̂))
   //        = A·g + B·(x − μ) + K  with A = γ·invstd, B = −γ·invstd³·Σ g(x − μ)/n, K = −γ·invstd·Σ g/n.
-  record(out, "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n](BackwardCtx& ctx) {
+  // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0.
+  record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n,
+                                                                relu](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -115,11 +116,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     Tensor xin = ctx.input(0).contiguous();
     const float* px = xin.data<float>();
     const float* g = ctx.grad_out().data<float>();
+    const float* y = relu ? ctx.out().data<float>() : nullptr;
     const bool need_w = iw >= 0 && ctx.needs_grad(iw), need_b = ib >= 0 && ctx.needs_grad(ib);
     const bool need_x = ctx.needs_grad(0);
     std::vector<double> sum_g(static_cast<size_t>(C)), sum_gxc(static_cast<size_t>(C));
     if (need_w || need_b || (need_x && training))
-      kernels::batch_norm_grad_sums(px, g, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
+      kernels::batch_norm_grad_sums(px, g, y, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
     if (need_w) {
       float* gw = ctx.grad_in(iw).data<float>();
       for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<float>(invstd[c] * sum_gxc[c]);
@@ -139,10 +141,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         K[c] = -A[c] * sum_g[c] / dn;
       }
     }
-    kernels::batch_norm_input_grad(px, g, mean.data(), A.data(), B.data(), K.data(), N, C, S,
-                                   ctx.grad_in(0).data<float>());
+    bool assign = false;
+    float* dx = ctx.grad_in_or_new(0, assign).data<float>();
+    kernels::batch_norm_input_grad(px, g, y, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
   });
   return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, true);
 }
 
 }  // namespace wick

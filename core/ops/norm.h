@@ -15,4 +15,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
 
+// relu(batch_norm(...)) as one op: the same values and gradients bit for bit, without the ReLU's
+// own pass over memory each way (nn::Sequential uses it for a BatchNorm followed by a ReLU).
+Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                       double eps = 1e-5);
+
 }  // namespace wick

@@ -56,14 +56,19 @@ Shape out_shape(const Tensor& x, int64_t oh, int64_t ow) {
 Tensor max_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, Int2 dilation, bool ceil_mode) {
   const kernels::Pool2dGeom g = pool_geom(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d");
   Tensor out = empty(out_shape(x, g.oh, g.ow));
-  Tensor idx = empty(out.shape(), Dtype::Int64);  // argmax positions, saved for the backward
+  // Argmax positions, saved for the backward (none when no graph is recorded).
+  Tensor idx = should_record({&x}) ? empty(out.shape(), Dtype::Int64) : Tensor();
   {
     Tensor xc = x.contiguous();
-    if (out.numel() > 0) kernels::max_pool2d_forward(g, xc.data<float>(), out.data<float>(), idx.data<int64_t>());
+    if (out.numel() > 0)
+      kernels::max_pool2d_forward(g, xc.data<float>(), out.data<float>(),
+                                  idx.defined() ? idx.data<int64_t>() : nullptr);
   }
   // Each output is one input cell (its argmax), so dL/dx[argmax] += dL/dout.
   record(out, "max_pool2d", {x}, [g, idx](BackwardCtx& ctx) {
-    kernels::max_pool2d_backward(g, ctx.grad_out().data<float>(), idx.data<int64_t>(), ctx.grad_in(0).data<float>());
+    bool assign = false;
+    float* gx = ctx.grad_in_or_new(0, assign).data<float>();
+    kernels::max_pool2d_backward(g, ctx.grad_out().data<float>(), idx.data<int64_t>(), assign, gx);
   });
   return out;
 }

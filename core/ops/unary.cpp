@@ -1,5 +1,5 @@
-// Unary elementwise ops. Each is a forward f(x) and a local derivative df(x, y) = dy/dx written
-// next to it; the shared backward adds g * df into the input's gradient.
+// Unary elementwise ops. Each is a forward f(x) and its backward dx(g, x, y) = g · dy/dx written
+// next to it; the shared backward adds dx into the input's gradient.
 #include <cmath>
 
 #include "core/autograd.h"
@@ -9,9 +9,10 @@
 namespace wick {
 namespace {
 
-// y = f(x) elementwise over a contiguous copy of x; records dy/dx = df(x, y).
-template <typename F, typename DF>
-Tensor unary(const Tensor& x, const char* op, F f, DF df) {
+// y = f(x) elementwise over a contiguous copy of x; records the backward dL/dx = dx(g, x, y).
+// dx is a whole expression rather than a factor so a mask (relu) compiles to a select, not a branch.
+template <typename F, typename DX>
+Tensor unary(const Tensor& x, const char* op, F f, DX dx) {
   WICK_CHECK(x.dtype() == Dtype::Float32, op, ": expects a float32 tensor, got ", dtype_name(x.dtype()));
   Tensor xc = x.contiguous();
   Tensor out = empty(x.shape());
@@ -20,14 +21,14 @@ Tensor unary(const Tensor& x, const char* op, F f, DF df) {
   parallel_for(0, out.numel(), 32768, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
   });
-  record(out, op, {x}, [df, n = out.numel()](BackwardCtx& ctx) {
+  record(out, op, {x}, [dx, n = out.numel()](BackwardCtx& ctx) {
     Tensor xin = ctx.input(0).contiguous();
     const float* xs = xin.data<float>();
     const float* ys = ctx.out().data<float>();
     const float* g = ctx.grad_out().data<float>();
     float* gx = ctx.grad_in(0).data<float>();
     parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) gx[i] += g[i] * df(xs[i], ys[i]);
+      for (int64_t i = b; i < e; ++i) gx[i] += dx(g[i], xs[i], ys[i]);
     });
   });
   return out;
@@ -36,7 +37,7 @@ Tensor unary(const Tensor& x, const char* op, F f, DF df) {
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  return unary(x, "neg", [](float v) { return -v; }, [](float, float) { return -1.f; });
+  return unary(x, "neg", [](float v) { return -v; }, [](float g, float, float) { return -g; });
 }
 
 Tensor pow(const Tensor& x, double exponent) {
@@ -44,26 +45,26 @@ Tensor pow(const Tensor& x, double exponent) {
   // d x^p / dx = p x^(p-1)
   return unary(
       x, "pow", [p](float v) { return std::pow(v, p); },
-      [p](float v, float) { return p == 0.f ? 0.f : p * std::pow(v, p - 1.f); });
+      [p](float g, float v, float) { return g * (p == 0.f ? 0.f : p * std::pow(v, p - 1.f)); });
 }
 
 Tensor sqrt(const Tensor& x) {
   // d sqrt(x) / dx = 1 / (2 sqrt(x))
-  return unary(x, "sqrt", [](float v) { return std::sqrt(v); }, [](float, float y) { return 0.5f / y; });
+  return unary(x, "sqrt", [](float v) { return std::sqrt(v); }, [](float g, float, float y) { return g * (0.5f / y); });
 }
 
 Tensor exp(const Tensor& x) {
-  return unary(x, "exp", [](float v) { return std::exp(v); }, [](float, float y) { return y; });
+  return unary(x, "exp", [](float v) { return std::exp(v); }, [](float g, float, float y) { return g * y; });
 }
 
 Tensor log(const Tensor& x) {
-  return unary(x, "log", [](float v) { return std::log(v); }, [](float v, float) { return 1.f / v; });
+  return unary(x, "log", [](float v) { return std::log(v); }, [](float g, float v, float) { return g * (1.f / v); });
 }
 
 Tensor abs(const Tensor& x) {
   return unary(
       x, "abs", [](float v) { return std::fabs(v); },
-      [](float v, float) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); });
+      [](float g, float v, float) { return g * (v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f)); });
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
@@ -71,32 +72,34 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   const float l = static_cast<float>(lo), h = static_cast<float>(hi);
   return unary(
       x, "clamp", [l, h](float v) { return std::isnan(v) ? v : std::min(std::max(v, l), h); },
-      [l, h](float v, float) { return (v >= l && v <= h) ? 1.f : 0.f; });
+      [l, h](float g, float v, float) { return (v >= l && v <= h) ? g : 0.f; });
 }
 
 Tensor relu(const Tensor& x) {
-  // NaN passes through, and so does its gradient, as in PyTorch.
+  // NaN passes through, and so does its gradient; a masked gradient is 0 even when g is Inf or NaN
+  // (PyTorch's threshold_backward).
   return unary(
       x, "relu", [](float v) { return v > 0.f || std::isnan(v) ? v : 0.f; },
-      [](float, float y) { return y <= 0.f ? 0.f : 1.f; });
+      [](float g, float, float y) { return y <= 0.f ? 0.f : g; });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   const float s = static_cast<float>(negative_slope);
   return unary(
       x, "leaky_relu", [s](float v) { return v > 0.f ? v : s * v; },
-      [s](float v, float) { return v > 0.f ? 1.f : s; });
+      [s](float g, float v, float) { return g * (v > 0.f ? 1.f : s); });
 }
 
 Tensor sigmoid(const Tensor& x) {
   // σ' = σ (1 - σ)
   return unary(
       x, "sigmoid", [](float v) { return 1.f / (1.f + std::exp(-v)); },
-      [](float, float y) { return y * (1.f - y); });
+      [](float g, float, float y) { return g * (y * (1.f - y)); });
 }
 
 Tensor tanh(const Tensor& x) {
-  return unary(x, "tanh", [](float v) { return std::tanh(v); }, [](float, float y) { return 1.f - y * y; });
+  return unary(
+      x, "tanh", [](float v) { return std::tanh(v); }, [](float g, float, float y) { return g * (1.f - y * y); });
 }
 
 }  // namespace wick

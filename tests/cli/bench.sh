@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# wick bench end to end on tiny runs (not a timing test): the table and JSON line of every
+# workload and of --profile, --only, and bad flags rejected.
+# Run: bash tests/cli/bench.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# expect_line REGEX DESCRIPTION: some stdout line of the last run matches REGEX (extended).
+expect_line() {
+  grep -qE -- "$1" "$OUT" || { fail "$2: expected a stdout line matching /$1/"; show_output; }
+}
+
+# expect_positive NAME DESCRIPTION: the JSON line of the last run has a number NAME above 0.
+expect_positive() {
+  local v
+  v=$(json_field "$1") || { fail "$2: the JSON line has no number \"$1\""; return; }
+  awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "$2: expected \"$1\" > 0, got $v"
+}
+
+# ---- bad usage: exit 2 (no data needed)
+expect_error 2 "bench --only of an unknown workload" 'only' 'train1' -- bench --only train1
+expect_error 2 "bench --steps 0" '--steps: must be a positive number, got 0' -- bench --steps 0
+expect_error 2 "bench --repeats not a number" '--repeats' -- bench --repeats x
+expect_error 2 "bench --threads -1" '--threads: must be zero or more, got -1' -- bench --threads -1
+expect_error 2 "bench --profile with --only" 'profile|only' -- bench --profile --only latency
+expect_error 2 "bench with a train flag" '--epochs' -- bench --epochs 3
+mkdir -p "$TMP/empty"
+expect_error 1 "bench with --data-dir of an empty folder" 'cannot find' -- bench --data-dir "$TMP/empty" --only latency
+
+FASHION=/usr/share/datasets/fashion-mnist
+if [[ ! -f $FASHION/train-images-idx3-ubyte.gz || ! -f $FASHION/t10k-images-idx3-ubyte.gz ]]; then
+  echo "SKIP: Fashion-MNIST is not installed in $FASHION (apt-get install dataset-fashion-mnist)"
+  exit 77
+fi
+TINY=(--steps 1 --repeats 2 --warmup 1 --threads 2)
+
+# ---- every workload: one table row each, the peak RSS line, the JSON figures
+wick_ok "bench of every workload" bench "${TINY[@]}" --json
+for w in train64 train256 eval256 latency; do
+  expect_line "^$w " "bench table row $w"
+  grep '^{' "$OUT" | grep -q "\"$w\":{" || fail "bench --json: no \"$w\" object"
+done
+expect_line '^peak RSS: [0-9.]+ MiB' "bench peak RSS line"
+for f in img_per_s img_per_s_min median_ms p99_ms peak_rss_mib; do expect_positive "$f" "bench --json"; done
+
+# ---- --only runs just those
+wick_ok "bench --only latency" bench --only latency "${TINY[@]}" --json
+expect_line '^latency ' "bench --only latency row"
+grep -qE '^(train64|train256|eval256) ' "$OUT" && fail "bench --only latency ran other workloads"
+expect_positive median_ms "bench --only latency --json"
+
+# ---- --profile: a row per layer and per step part, the backward ops, the measured roofs
+wick_ok "bench --profile" bench --profile --profile-batch 8 --steps 2 --repeats 1 --warmup 1 --threads 2 --json
+for row in '0 Conv2d' '1 BatchNorm2d' '4 Conv2d' '9 Linear' '11 Linear' 'data loader wait' 'autograd engine' \
+  'optimizer step'; do
+  expect_line "^$row" "bench --profile row \"$row\""
+done
+expect_line '^  conv2d +2 ' "bench --profile backward op conv2d (2 nodes per step)"
+expect_line '^sgemm peak [0-9.]+ GFLOP/s' "bench --profile sgemm peak"
+for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
+finish

@@ -1,0 +1,135 @@
+// The fast paths behind small-cnn: each must give what the general code (or a plain reference)
+// gives, ties, NaN and signed zeros included.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "helpers.h"
+
+using namespace wick;
+
+namespace {
+
+// A tensor of values from a small set, so windows hold ties, signed zeros, -inf and the odd NaN.
+Tensor tie_heavy(const Shape& shape, bool with_nan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> pool = {-1.f, 0.f, -0.f, 1.f, 2.f, -inf, 2.f, 0.f};
+  Tensor u = rand(shape);
+  std::vector<float> v = u.to_vector<float>();
+  for (size_t k = 0; k < v.size(); ++k) {
+    v[k] = pool[static_cast<size_t>(v[k] * 8) % pool.size()];
+    if (with_nan && k % 37 == 5) v[k] = nan;
+  }
+  return from_vector(v, shape);
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d 2x2 fast path: first maximum in scan order, NaN wins, as the general rule") {
+  manual_seed(5);
+  for (Shape shape : {Shape{2, 3, 8, 8}, Shape{1, 2, 7, 9}, Shape{1, 1, 28, 28}, Shape{2, 2, 14, 14}})
+    for (bool with_nan : {false, true}) {
+      CAPTURE(shape_str(shape));
+      CAPTURE(with_nan);
+      Tensor x = tie_heavy(shape, with_nan).requires_grad_();
+      Tensor out = max_pool2d(x, {2, 2});
+      const int64_t h = shape[2], w = shape[3], oh = h / 2, ow = w / 2, planes = x.numel() / (h * w);
+      std::vector<float> xv = x.to_vector<float>(), ov = out.to_vector<float>();
+      std::vector<float> want_grad(xv.size(), 0.f);
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t best = p * h * w + 2 * oy * w + 2 * ox;
+            float m = -std::numeric_limits<float>::infinity();
+            bool nan = false;
+            for (int64_t dy = 0; dy < 2; ++dy)
+              for (int64_t dx = 0; dx < 2; ++dx) {
+                const int64_t at = p * h * w + (2 * oy + dy) * w + 2 * ox + dx;
+                if (std::isnan(xv[at])) m = xv[at], best = at, nan = true;
+                else if (!nan && xv[at] > m) m = xv[at], best = at;
+              }
+            const float got = ov[(p * oh + oy) * ow + ox];
+            CHECK(std::memcmp(&got, &m, sizeof m) == 0);  // bit for bit: -0 stays -0
+            want_grad[best] += 1.f;
+          }
+      sum(out).backward();
+      CHECK(x.grad().to_vector<float>() == want_grad);
+    }
+}
+
+namespace {
+
+// small-cnn's layers run one by one through their own forward (no fusion).
+Tensor unfused_forward(nn::Sequential& model, const Tensor& x) {
+  Tensor h = x;
+  for (size_t i = 0; i < model->size(); ++i) h = (*model)[i]->forward(h);
+  return h;
+}
+
+// Copies every parameter and buffer of `from` into `to` (same architecture).
+void copy_state(nn::Sequential& from, nn::Sequential& to) {
+  NoGradGuard g;
+  auto a = from->named_parameters(), b = to->named_parameters();
+  for (size_t k = 0; k < a.size(); ++k) b[k].second.copy_(a[k].second);
+  auto ab = from->named_buffers(), bb = to->named_buffers();
+  for (size_t k = 0; k < ab.size(); ++k) bb[k].second.copy_(ab[k].second);
+}
+
+}  // namespace
+
+TEST_CASE("Sequential's fused BatchNorm+ReLU trains exactly as the separate layers") {
+  manual_seed(11);
+  nn::Sequential fused = nn::small_cnn(), plain = nn::small_cnn();
+  copy_state(fused, plain);
+  Tensor x = randn({6, 1, 28, 28});
+  Tensor target = from_vector(std::vector<int64_t>{0, 3, 9, 1, 1, 5});
+  Tensor lf = cross_entropy(fused->forward(x), target), lp = cross_entropy(unfused_forward(plain, x), target);
+  CHECK(equal(lf, lp));
+  lf.backward();
+  lp.backward();
+  auto pf = fused->named_parameters(), pp = plain->named_parameters();
+  for (size_t k = 0; k < pf.size(); ++k) {
+    CAPTURE(pf[k].first);
+    CHECK(equal(pf[k].second.grad(), pp[k].second.grad()));
+  }
+  auto bf = fused->named_buffers(), bp = plain->named_buffers();
+  for (size_t k = 0; k < bf.size(); ++k) CHECK(equal(bf[k].second, bp[k].second));
+}
+
+TEST_CASE("Sequential's inference fusion of Conv2d+BatchNorm2d+ReLU matches the separate layers") {
+  manual_seed(12);
+  nn::Sequential model = nn::small_cnn();
+  {  // running statistics away from their initial 0 / 1, and non-trivial affine parameters
+    NoGradGuard g;
+    for (int k = 0; k < 3; ++k) model->forward(randn({8, 1, 28, 28}).mul_(2.0).add_(full({1}, 0.5)));
+    for (auto& [name, p] : model->named_parameters())
+      if (name == "1.weight" || name == "5.weight") p.add_(rand(p.shape()));
+  }
+  model->eval();
+  Tensor x = randn({5, 1, 28, 28});
+  NoGradGuard g;
+  Tensor fused = model->forward(x), plain = unfused_forward(model, x);
+  CHECK_CLOSE(fused, plain, 1e-5, 1e-5);
+  CHECK_CLOSE(model->forward(x.select(0, 2).unsqueeze(0)), plain.select(0, 2).unsqueeze(0), 1e-5, 1e-5);
+  // With a graph recorded (grad mode on, parameters needing grad) the layers run unfused.
+  {
+    set_grad_enabled(true);
+    Tensor y = model->forward(x);
+    set_grad_enabled(false);
+    CHECK(equal(y.detach(), plain));
+  }
+}
+
+TEST_CASE("conv2d_affine: scale and shift per output channel, ReLU, and refusal to record") {
+  manual_seed(13);
+  Tensor x = randn({2, 3, 9, 8}), w = randn({4, 3, 3, 3}), b = randn({4});
+  const std::vector<double> scale = {0.5, -2.0, 1.5, 0.0}, shift = {0.1, 0.2, -0.3, 0.4};
+  Tensor ref = conv2d(x, w, b, {2, 1}, {1, 1});
+  Tensor s = from_vector(std::vector<float>{0.5f, -2.f, 1.5f, 0.f}, {1, 4, 1, 1});
+  Tensor t = from_vector(std::vector<float>{0.1f, 0.2f, -0.3f, 0.4f}, {1, 4, 1, 1});
+  Tensor affine = add(mul(ref, s), t);
+  CHECK_CLOSE(conv2d_affine(x, w, b, scale, shift, false, {2, 1}, {1, 1}), affine, 1e-5, 1e-5);
+  CHECK_CLOSE(conv2d_affine(x, w, b, scale, shift, true, {2, 1}, {1, 1}), relu(affine), 1e-5, 1e-5);
+  CHECK_THROWS_WITH_AS(conv2d_affine(x, w.clone().requires_grad_(), b, scale, shift, false),
+                       doctest::Contains("inference only"), Error);
+}
