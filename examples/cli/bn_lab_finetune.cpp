@@ -343,8 +343,10 @@ void lab_fold(Lab& lab) {
   }
   lab.say("%s", "");
   lab.explain(
-      "The speed-up is what skipping one pass over each conv's output saves; it is small and "
-      "noisy on a busy machine. The outputs are what matter: folding must not change them.");
+      "The two run at about the same speed in wick: at inference nn::Sequential already fuses each "
+      "Conv2d + BatchNorm2d (+ ReLU) into one convolution with the same W' and b', on the fly. "
+      "Folding still matters for deployment: the saved model has no BN layers, and any runtime "
+      "can run it. The outputs are what matter: folding must not change them.");
   char text[160];
   std::snprintf(text, sizeof text, "without its %d BatchNorm layers the model gives the same outputs (%.2g apart)",
                 folded_layers, relative);
