@@ -36,7 +36,7 @@ class SequentialImpl : public Module {
   Tensor forward(const Tensor& x) override;
 
  private:
-  size_t try_fused_conv_bn(size_t i, Tensor& h) const;
+  size_t try_fused_conv(size_t i, Tensor& h) const;
 };
 WICK_MODULE(Sequential);
 

@@ -120,6 +120,16 @@ TEST_CASE("Sequential's inference fusion of Conv2d+BatchNorm2d+ReLU matches the 
   }
 }
 
+TEST_CASE("Sequential fuses Conv2d+ReLU at inference (a folded model) with the same bits") {
+  manual_seed(13);
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(2, 4, 3).padding(1)), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(4, 3, 3).bias(false)), nn::ReLU());
+  model->eval();
+  Tensor x = randn({3, 2, 9, 9});
+  NoGradGuard g;
+  CHECK(equal(model->forward(x), unfused_forward(model, x)));
+}
+
 TEST_CASE("conv2d_affine: scale and shift per output channel, ReLU, and refusal to record") {
   manual_seed(13);
   Tensor x = randn({2, 3, 9, 8}), w = randn({4, 3, 3, 3}), b = randn({4});

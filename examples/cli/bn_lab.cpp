@@ -61,18 +61,18 @@ const std::vector<Experiment>& lab_experiments() {
   static const std::vector<Experiment> list = {
       {"modes", "the same batch through train and eval mode: the gap and where it comes from", lab_modes},
       {"running-stats", "running_mean/var converging to the data's statistics, for several momentums",
-       lab_running_stats},
+       lab_running_stats, true},
       {"momentum-convention", "PyTorch's momentum against Keras's; the seed formula that is reversed",
        lab_momentum_convention},
       {"batch-size", "eval output is independent of the batch, train output is not; batch of one",
        lab_batch_size},
       {"small-batch", "small-cnn trained with batch 2, 8 and 64: accuracy and noisy statistics",
-       lab_small_batch},
+       lab_small_batch, true},
       {"no-grad-trap", "no-grad does not stop the running statistics; eval or freezing does",
        lab_no_grad_trap},
       {"fine-tune", "a shifted domain: stale stats, BN trained, BN frozen, recalibration (AdaBN)",
-       lab_fine_tune},
-      {"fold", "BatchNorm folded into the conv before it: same outputs, faster inference", lab_fold},
+       lab_fine_tune, true},
+      {"fold", "BatchNorm folded into the conv before it: same outputs, no BN layers left", lab_fold, true},
       {"myths", "the seeds' false or misleading claims, each checked by running code", lab_myths},
   };
   return list;
@@ -110,7 +110,14 @@ Subcommand add_bn_lab(CLI::App& app) {
     const Experiment* chosen = nullptr;
     for (const Experiment& e : lab_experiments())
       if (state->name == e.name) chosen = &e;  // CLI11 checked that the name exists
-    if (!state->args.plot.empty()) check_output_path("--plot", state->args.plot);
+    if (!state->args.plot.empty()) {
+      if (!chosen->plots) {
+        std::fprintf(stderr, "wick: --plot: bn-lab %s draws no picture (running-stats, small-batch, fine-tune and fold do)\n",
+                     chosen->name);
+        return 2;
+      }
+      check_output_path("--plot", state->args.plot);
+    }
     set_num_threads(state->threads);
     Lab lab(state->args);
     std::printf("== bn-lab %s: %s\n\n", chosen->name, chosen->summary);

@@ -46,6 +46,7 @@ struct Experiment {
   const char* name;
   const char* summary;  // one line, shown by --list
   void (*run)(Lab&);
+  bool plots = false;  // draws a picture with --plot
 };
 
 // The experiments, in the order --list shows them (bn_lab_basics.cpp, bn_lab_training.cpp).

@@ -132,4 +132,11 @@ wick train --data cifar10 --data-dir "$TMP/cifar" --max-steps 1 --quiet --save "
 expect_error 1 "compare of files with different shapes" '"0\.weight"' 'shape \[32, 3, 3, 3\]' -- \
   compare "$TMP/cnn_rgb.safetensors" "$TMP/cnn.safetensors"
 
+# bn-lab
+expect_error 2 "bn-lab unknown experiment" 'nope' 'modes' -- bn-lab nope
+expect_error 2 "bn-lab --plot on an experiment without a picture" 'modes draws no picture' -- \
+  bn-lab modes --plot "$TMP/modes.svg"
+expect_error 1 "bn-lab --plot into a missing folder" '--plot' '/nonexistent/dir' -- \
+  bn-lab running-stats --plot /nonexistent/dir/x.svg
+
 finish
