@@ -52,9 +52,14 @@ void Lab::record(const std::string& key, const nlohmann::json& value) {
   }())] = value;
 }
 
-void Lab::verdict(bool holds, const std::string& text) {
+void Lab::verdict(bool holds, const char* format, ...) {
   all_held_ = all_held_ && holds;
-  std::printf("\nverdict: %s%s\n", holds ? "" : "NOT SHOWN: ", text.c_str());
+  std::printf("\nverdict: %s", holds ? "" : "NOT SHOWN: ");
+  va_list args;
+  va_start(args, format);
+  std::vprintf(format, args);
+  va_end(args);
+  std::printf("\n");
 }
 
 const std::vector<Experiment>& lab_experiments() {

@@ -29,9 +29,9 @@ class Lab {
   void say(const char* format, ...) __attribute__((format(printf, 2, 3)));
   // Records `value` under `key` for --json (keys may be dotted paths: "momentum.0.1.step_10").
   void record(const std::string& key, const nlohmann::json& value);
-  // The one-line conclusion. `holds` is false when the measurement contradicts what the
-  // experiment demonstrates; the command then exits with status 1.
-  void verdict(bool holds, const std::string& text);
+  // The one-line conclusion (printf-style). `holds` is false when the measurement contradicts
+  // what the experiment demonstrates; the command then exits with status 1.
+  void verdict(bool holds, const char* format, ...) __attribute__((format(printf, 3, 4)));
 
   bool all_held() const { return all_held_; }
   const nlohmann::json& numbers() const { return numbers_; }

@@ -142,11 +142,8 @@ void lab_modes(Lab& lab) {
   lab.record("modes_copy_unbiased_diff", unbiased_gap);
   lab.record("modes_copy_biased_diff", biased_gap);
   bool holds = gaps[0] > 1e-3 && biased_gap < gaps[0] / 100 && gaps[2] > gaps[0];
-  char text[160];
-  std::snprintf(text, sizeof text,
-                "the gap is all statistics: with the batch's own statistics stored, eval = train (%.1g)",
-                biased_gap);
-  lab.verdict(holds, text);
+  lab.verdict(holds, "the gap is all statistics: with the batch's own statistics stored, eval = train (%.1g)",
+              biased_gap);
 }
 
 void lab_running_stats(Lab& lab) {
@@ -369,11 +366,8 @@ void lab_batch_size(Lab& lab) {
   lab.say("  eval:  fine, logits of shape %s (no batch statistics needed)", shape_str(one.shape()).c_str());
   lab.record("bs_n1_error", message.empty() ? 0 : 1);
   bool holds = eval_worst < 1e-5 && train_least > 1e-3 && !message.empty();
-  char text[200];
-  std::snprintf(text, sizeof text,
-                "eval output ignores the batch (max |Δ| %.1g); train output depends on it (>= %.3f)",
-                eval_worst, train_least);
-  lab.verdict(holds, text);
+  lab.verdict(holds, "eval output ignores the batch (max |Δ| %.1g); train output depends on it (>= %.3f)",
+              eval_worst, train_least);
 }
 
 void lab_no_grad_trap(Lab& lab) {
@@ -587,10 +581,8 @@ void lab_myths(Lab& lab) {
     lab.say("   measured: %s%s", r.measured.c_str(), r.confirmed ? "" : "  <- NOT what this row says");
     confirmed += r.confirmed;
   }
-  char text[160];
-  std::snprintf(text, sizeof text, "%d of %zu claims measured as rated: wrong or misleading as written", confirmed,
-                rows.size());
-  lab.verdict(confirmed == static_cast<int>(rows.size()), text);
+  lab.verdict(confirmed == static_cast<int>(rows.size()),
+              "%d of %zu claims measured as rated: wrong or misleading as written", confirmed, rows.size());
 }
 
 }  // namespace wick::cli

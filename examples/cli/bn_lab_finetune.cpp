@@ -206,8 +206,8 @@ void lab_fine_tune(Lab& lab) {
     lab.say("wrote %s", lab.args().plot.c_str());
   }
   lab.verdict(recovered >= 0.5 && lost >= 0.2,
-              "recalibration alone, without one label, wins back " + percent(recovered) +
-                  " of the accuracy the fading took");
+              "recalibration alone, without one label, wins back %s of the accuracy the fading took",
+              percent(recovered).c_str());
 }
 
 namespace {
@@ -347,10 +347,8 @@ void lab_fold(Lab& lab) {
       "Conv2d + BatchNorm2d (+ ReLU) into one convolution with the same W' and b', on the fly. "
       "Folding still matters for deployment: the saved model has no BN layers, and any runtime "
       "can run it. The outputs are what matter: folding must not change them.");
-  char text[160];
-  std::snprintf(text, sizeof text, "without its %d BatchNorm layers the model gives the same outputs (%.2g apart)",
-                folded_layers, relative);
-  lab.verdict(relative <= 1e-5, text);
+  lab.verdict(relative <= 1e-5, "without its %d BatchNorm layers the model gives the same outputs (%.2g apart)",
+              folded_layers, relative);
 }
 
 }  // namespace wick::cli

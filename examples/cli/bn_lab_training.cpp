@@ -235,12 +235,10 @@ void lab_small_batch(Lab& lab) {
   bool holds = true;
   for (size_t i = 1; i < rows.size(); ++i) holds = holds && rows[i].noise[0].wander < rows[i - 1].noise[0].wander;
   holds = holds && tiny1.var_seen < large1.var_seen && tiny.changed > large.changed;
-  char text[200];
-  std::snprintf(text, sizeof text, "batch-2 means stray %.3fσ (batch 64: %.3fσ); regrouping changes %s of answers (%s)",
-                tiny1.wander, large1.wander,
-                percent(static_cast<double>(tiny.changed) / static_cast<double>(kTestImages)).c_str(),
-                percent(static_cast<double>(large.changed) / static_cast<double>(kTestImages)).c_str());
-  lab.verdict(holds, text);
+  lab.verdict(holds, "batch-2 means stray %.3fσ (batch 64: %.3fσ); regrouping changes %s of answers (%s)",
+              tiny1.wander, large1.wander,
+              percent(static_cast<double>(tiny.changed) / static_cast<double>(kTestImages)).c_str(),
+              percent(static_cast<double>(large.changed) / static_cast<double>(kTestImages)).c_str());
 }
 
 }  // namespace wick::cli

@@ -26,11 +26,7 @@ expect_error 2 "bench with a train flag" '--epochs' -- bench --epochs 3
 mkdir -p "$TMP/empty"
 expect_error 1 "bench with --data-dir of an empty folder" 'cannot find' -- bench --data-dir "$TMP/empty" --only latency
 
-FASHION=/usr/share/datasets/fashion-mnist
-if [[ ! -f $FASHION/train-images-idx3-ubyte.gz || ! -f $FASHION/t10k-images-idx3-ubyte.gz ]]; then
-  echo "SKIP: Fashion-MNIST is not installed in $FASHION (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
+require_fashion_mnist
 TINY=(--steps 1 --repeats 2 --warmup 1 --threads 2)
 
 # ---- every workload: one table row each, the peak RSS line, the JSON figures

@@ -68,6 +68,62 @@ json_field() {
   echo "${BASH_REMATCH[1]}"
 }
 
+# json_values NAME: like json_field, but a list of numbers comes out comma-separated.
+json_values() {
+  local line
+  line=$(grep '^{' "$OUT" | tail -n 1) || return 1
+  [[ $line =~ \"$1\":(\[[^]]*\]|-?[0-9][0-9.eE+-]*) ]] || return 1
+  local v=${BASH_REMATCH[1]}
+  v=${v#[}
+  echo "${v%]}"
+}
+
+# require_fashion_mnist: exits 77 (ctest: skipped) when Debian's Fashion-MNIST files are missing.
+FASHION=/usr/share/datasets/fashion-mnist
+require_fashion_mnist() {
+  local f
+  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    if [[ ! -f $FASHION/$f ]]; then
+      echo "SKIP: Fashion-MNIST is not installed in $FASHION (apt-get install dataset-fashion-mnist)"
+      exit 77
+    fi
+  done
+}
+
+# compare_with_pytorch REF PREFIX WHAT: every line "key value atol rtol" of the file REF whose key
+# starts with PREFIX against the last JSON line of $OUT, element by element for lists (value
+# comma-separated): |wick - torch| <= atol + rtol * |torch|.
+compare_with_pytorch() {
+  local ref_file=$1 prefix=$2 what=$3 key ref atol rtol got bad checked=0 failures=$FAILURES
+  while read -r key ref atol rtol; do
+    [[ $key == "$prefix"* ]] || continue
+    checked=$((checked + 1))
+    if ! got=$(json_values "$key"); then
+      fail "$what: --json has no $key"
+      continue
+    fi
+    bad=$(awk -v a="$got" -v b="$ref" -v atol="$atol" -v rtol="$rtol" 'BEGIN {
+      n = split(a, x, ","); m = split(b, y, ",")
+      if (n != m) { print "expected " m " values, got " n; exit }
+      for (i = 1; i <= n; i++) {
+        d = x[i] - y[i]; if (d < 0) d = -d; s = y[i] < 0 ? -y[i] : y[i]
+        if (d > atol + rtol * s) {
+          where = n > 1 ? sprintf("element %d: ", i - 1) : ""
+          printf "%s%s, PyTorch %s", where, x[i], y[i]; exit
+        }
+      }
+    }')
+    [[ -z $bad ]] || fail "$what: $key: $bad (allowed: $atol + $rtol * |PyTorch|)"
+  done < <(grep -v '^#' "$ref_file")
+  [[ $checked -gt 0 ]] || fail "$what: no reference numbers start with $prefix"
+  [[ $FAILURES -gt $failures ]] || echo "ok: $what: $checked numbers match PyTorch"
+}
+
+# has_curves SVG WHAT: the --plot file has at least one drawn curve.
+has_curves() {
+  grep -q '<polyline' "$1" || fail "$2 --plot: no curves in the SVG"
+}
+
 # expect_error STATUS DESCRIPTION REGEX... -- ARGS...: runs wick ARGS, then checks the exit status,
 # that stderr is exactly one line (status 1: starting "wick: error:", 2: starting "wick: "), that it
 # matches every extended REGEX (case-insensitive), and that no crash or stack trace shows.

@@ -5,11 +5,7 @@
 # Run: bash tests/cli/reference_eval.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-FASHION=/usr/share/datasets/fashion-mnist
-if [[ ! -f $FASHION/t10k-images-idx3-ubyte.gz || ! -f $FASHION/t10k-labels-idx1-ubyte.gz ]]; then
-  echo "SKIP: Fashion-MNIST is not installed in $FASHION (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
+require_fashion_mnist
 WEIGHTS=$TEST_DATA/small_cnn_pt_trained.safetensors
 [[ -f $WEIGHTS && -f $TEST_DATA/cli_reference.json ]] ||
   die "missing $WEIGHTS or cli_reference.json (run /usr/bin/python3 tools/golden/cli_reference.py)"

@@ -5,11 +5,7 @@
 # Run: bash tests/cli/reference_steps.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-FASHION=/usr/share/datasets/fashion-mnist
-if [[ ! -f $FASHION/train-images-idx3-ubyte.gz || ! -f $FASHION/t10k-images-idx3-ubyte.gz ]]; then
-  echo "SKIP: Fashion-MNIST is not installed in $FASHION (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
+require_fashion_mnist
 for f in small_cnn_init small_cnn_3steps; do
   [[ -f $TEST_DATA/$f.safetensors ]] || die "missing $TEST_DATA/$f.safetensors (run /usr/bin/python3 tools/golden/cli_reference.py)"
 done
