@@ -11,12 +11,15 @@ namespace {
 thread_local bool grad_enabled = true;
 BackwardObserver backward_observer;
 
-void check_version(const Node& node, const Tensor& t, uint64_t expected) {
-  WICK_CHECK(t.impl()->storage->version == expected,
-             "backward of ", node.name,
-             ": a tensor it saved (shape ", shape_str(t.shape()),
+void check_version(const Node& node, const SavedTensor& saved, const char* what) {
+  WICK_CHECK(saved.value.defined(), "backward of ", node.name, ": ", what,
+             " was not saved by its forward (a bug in that op: list it in its Saves)");
+  WICK_CHECK(saved.value.impl()->storage->version == saved.version, "backward of ", node.name,
+             ": a tensor it saved (shape ", shape_str(saved.value.shape()),
              ") was modified by an in-place operation after the forward pass");
 }
+
+SavedTensor save(const Tensor& t) { return {t.detach(), t.impl()->storage->version}; }
 
 }  // namespace
 
@@ -25,29 +28,30 @@ void set_grad_enabled(bool on) { grad_enabled = on; }
 void set_backward_observer(BackwardObserver observer) { backward_observer = std::move(observer); }
 
 const Tensor& BackwardCtx::out() const {
-  check_version(node_, out_, node_.out_version);
-  return out_;
+  check_version(node_, node_.saved_out, "its result");
+  return node_.saved_out.value;
 }
 
 const Tensor& BackwardCtx::input(size_t i) const {
-  check_version(node_, node_.inputs.at(i), node_.versions.at(i));
-  return node_.inputs[i];
+  const SavedTensor& saved = node_.saved_inputs.at(i);
+  check_version(node_, saved, "an input it reads");
+  return saved.value;
 }
 
-bool BackwardCtx::needs_grad(size_t i) const { return node_.inputs.at(i).requires_grad(); }
-
 Tensor& BackwardCtx::grad_in(size_t i) {
-  TensorImpl* in = node_.inputs.at(i).impl();
-  WICK_CHECK(in->requires_grad, "backward of ", node_.name, ": input ", i, " needs no gradient");
-  if (!in->grad) in->grad = zeros(in->shape).impl_ptr();
-  if (!grads_[i].defined()) grads_[i] = Tensor(in->grad);
+  const Edge& e = node_.next.at(i);
+  WICK_CHECK(e.requires_grad(), "backward of ", node_.name, ": input ", i, " needs no gradient");
+  std::shared_ptr<TensorImpl>& acc = e.node ? e.node->grad : e.leaf->grad;
+  if (!acc) acc = zeros(e.node ? e.node->shape : e.leaf->shape).impl_ptr();
+  if (!grads_[i].defined()) grads_[i] = Tensor(acc);
   return grads_[i];
 }
 
 Tensor& BackwardCtx::grad_in_or_new(size_t i, bool& assign) {
-  TensorImpl* in = node_.inputs.at(i).impl();
-  assign = in->requires_grad && !in->grad;
-  if (assign) in->grad = empty(in->shape).impl_ptr();
+  const Edge& e = node_.next.at(i);
+  std::shared_ptr<TensorImpl>* acc = e.node ? &e.node->grad : e.leaf ? &e.leaf->grad : nullptr;
+  assign = acc && !*acc;
+  if (assign) *acc = empty(e.node ? e.node->shape : e.leaf->shape).impl_ptr();
   return grad_in(i);
 }
 
@@ -65,13 +69,27 @@ bool should_record(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardFn fn) {
+Saves product_saves(const Tensor& a, const Tensor& b) {
+  Saves s;
+  if (b.defined() && b.requires_grad()) s.inputs.push_back(0);
+  if (a.defined() && a.requires_grad()) s.inputs.push_back(1);
+  return s;
+}
+
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves) {
   if (!should_record(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
-  for (const Tensor& t : inputs) node->versions.push_back(t.impl()->storage->version);
-  node->inputs = std::move(inputs);
-  node->out_version = out.impl()->storage->version;
+  node->next.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
+    if (inputs[i].grad_fn()) node->next[i].node = inputs[i].grad_fn();
+    else node->next[i].leaf = inputs[i].impl_ptr();
+  }
+  node->saved_inputs.resize(inputs.size());
+  for (size_t i : saves.inputs) node->saved_inputs.at(i) = save(inputs.at(i));
+  if (saves.out) node->saved_out = save(out);
+  node->shape = out.shape();
   node->fn = std::move(fn);
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
@@ -105,41 +123,41 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     seed = seed.detach();
   }
 
+  NoGradGuard no_grad;  // backward functions build no graph
+  TensorImpl* r = root.impl();
+  if (!r->grad_fn) {  // a leaf: the seed is its whole gradient
+    if (r->grad) Tensor(r->grad).add_(seed);
+    else r->grad = seed.impl_ptr();
+    return;
+  }
+
   // Reverse topological order by an iterative depth-first search over nodes.
-  std::vector<std::shared_ptr<TensorImpl>> order;
-  std::unordered_set<TensorImpl*> seen;
-  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root.impl_ptr(), 0}};
-  seen.insert(root.impl());
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{r->grad_fn, 0}};
+  seen.insert(r->grad_fn.get());
   while (!stack.empty()) {
-    auto& [impl, next] = stack.back();
-    Node* node = impl->grad_fn.get();
-    if (node && node->released)
+    auto& [node, next] = stack.back();
+    if (node->released)
       detail::fail("backward: trying to backward through the graph a second time (", node->name,
                    " already released its saved tensors); pass retain_graph=true the first time");
-    if (node && next < node->inputs.size()) {
-      const Tensor& in = node->inputs[next++];
-      if (in.defined() && in.requires_grad() && seen.insert(in.impl()).second)
-        stack.emplace_back(in.impl_ptr(), 0);
+    if (next < node->next.size()) {
+      const std::shared_ptr<Node>& in = node->next[next++].node;
+      if (in && seen.insert(in.get()).second) stack.emplace_back(in, 0);
       continue;
     }
-    order.push_back(impl);
+    order.push_back(node);
     stack.pop_back();
   }
 
-  NoGradGuard no_grad;  // backward functions build no graph
-  TensorImpl* r = root.impl();
-  if (r->grad_fn) r->grad = seed.impl_ptr();
-  else if (r->grad) Tensor(r->grad).add_(seed);
-  else r->grad = seed.impl_ptr();
-
+  r->grad_fn->grad = seed.impl_ptr();
+  // Each node runs once all its consumers have added into its gradient; without retain_graph it
+  // then drops what it saved, so activations are freed as the backward walks down the network.
   for (size_t k = order.size(); k-- > 0;) {
-    const std::shared_ptr<TensorImpl>& impl = order[k];
-    Node* node = impl->grad_fn.get();
-    if (!node) continue;  // a leaf: its accumulator is its .grad()
-    std::shared_ptr<TensorImpl> g = std::move(impl->grad);
-    if (g) {
-      Tensor out(impl), grad_out(g);
-      BackwardCtx ctx(*node, out, grad_out);
+    std::shared_ptr<Node> node = std::move(order[k]);
+    const Tensor grad_out(std::move(node->grad));
+    if (grad_out.defined()) {
+      BackwardCtx ctx(*node, grad_out);
       if (backward_observer) {
         auto start = std::chrono::steady_clock::now();
         node->fn(ctx);
@@ -149,7 +167,9 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       }
     }
     if (!retain_graph) {
-      node->inputs.clear();
+      node->next.clear();
+      node->saved_inputs.clear();
+      node->saved_out = {};
       node->fn = nullptr;
       node->released = true;
     }

@@ -11,12 +11,39 @@ namespace wick {
 
 class BackwardCtx;
 using BackwardFn = std::function<void(BackwardCtx&)>;
+struct Node;
+
+// Where the gradient of one op input goes: into `node`, the input's producer, when the input was
+// computed by a recorded op; into `leaf`'s .grad() when it is a leaf that requires grad; nowhere
+// when both are null. An edge holds no activation: a node keeps only what it saved.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+  bool requires_grad() const { return node || leaf; }
+};
+
+// A value a backward reads: an alias of the tensor's storage (no graph reference, so an op may
+// save its own result without a cycle) and the storage version it had when saved.
+struct SavedTensor {
+  Tensor value;
+  uint64_t version = 0;
+};
+
+// What an op's backward reads besides the output's gradient. Nothing else the forward touched is
+// kept alive by the graph, so activations no backward needs are freed as soon as the caller drops
+// them.
+struct Saves {
+  std::vector<size_t> inputs;  // inputs read through BackwardCtx::input
+  bool out = false;            // the op's result, read through BackwardCtx::out
+};
 
 struct Node {
-  const char* name;                // the op, for error messages
-  std::vector<Tensor> inputs;      // the op's tensor inputs, in the op's order
-  std::vector<uint64_t> versions;  // their storage versions when the op ran
-  uint64_t out_version = 0;
+  const char* name;                       // the op, for error messages
+  std::vector<Edge> next;                 // one per op input, in the op's order
+  std::vector<SavedTensor> saved_inputs;  // one per op input; undefined where not saved
+  SavedTensor saved_out;
+  Shape shape;                        // the output's (and its gradient's) shape
+  std::shared_ptr<TensorImpl> grad;   // the output's gradient, accumulated during backward
   BackwardFn fn;
   bool released = false;  // set after a backward that did not retain the graph
 };
@@ -25,12 +52,11 @@ struct Node {
 // input's gradient into grad_in(i), a contiguous buffer of that input's shape.
 class BackwardCtx {
  public:
-  BackwardCtx(Node& node, const Tensor& out, const Tensor& grad_out)
-      : node_(node), out_(out), grad_out_(grad_out), grads_(node.inputs.size()) {}
+  BackwardCtx(Node& node, const Tensor& grad_out) : node_(node), grad_out_(grad_out), grads_(node.next.size()) {}
   const Tensor& grad_out() const { return grad_out_; }  // contiguous, the output's shape
-  const Tensor& out() const;                           // the op's result, checked unmodified
-  const Tensor& input(size_t i) const;                 // an input value, checked unmodified
-  bool needs_grad(size_t i) const;
+  const Tensor& out() const;                           // the op's result (saved), checked unmodified
+  const Tensor& input(size_t i) const;                 // a saved input, checked unmodified
+  bool needs_grad(size_t i) const { return node_.next.at(i).requires_grad(); }
   Tensor& grad_in(size_t i);  // zero-initialized on first use
   // For a backward that writes every element of input i's gradient: when input i has no
   // accumulator yet, one is made WITHOUT zeroing and `assign` is set, so the caller stores rather
@@ -40,7 +66,6 @@ class BackwardCtx {
 
  private:
   Node& node_;
-  const Tensor& out_;
   const Tensor& grad_out_;
   std::vector<Tensor> grads_;  // handles on the inputs' accumulators, filled on first use
 };
@@ -64,8 +89,13 @@ class NoGradGuard {
 bool should_record(std::initializer_list<const Tensor*> inputs);
 bool should_record(const std::vector<Tensor>& inputs);
 
+// For a product of inputs 0 and 1 (mul, matmul, conv2d), where each input's gradient reads the
+// other's value: each is saved only when the other requires grad.
+Saves product_saves(const Tensor& a, const Tensor& b);
+
 // Attaches `fn` as the backward of `out` when should_record(inputs); `out` then requires grad.
-void record(Tensor& out, const char* name, std::vector<Tensor> inputs, BackwardFn fn);
+// `saves` names what fn reads through BackwardCtx::input and ::out; the graph keeps nothing else.
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves = {});
 
 // The engine behind Tensor::backward.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);

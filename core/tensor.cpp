@@ -6,10 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/kernels/strided.h"
 
@@ -18,31 +16,8 @@ namespace wick {
 size_t element_size(Dtype dtype) { return dtype == Dtype::Float32 ? 4 : 8; }
 const char* dtype_name(Dtype dtype) { return dtype == Dtype::Float32 ? "float32" : "int64"; }
 
-namespace {
-
-// Tensor buffers are large and short-lived (activations, gradients, im2col columns, made anew every
-// step). glibc serves such blocks by mmap and unmaps them on free, so each step would fault in and
-// zero its memory again: most of eval's time at batch 1000 was spent in the kernel. Keeping large
-// blocks in the heap lets freed buffers be reused, as PyTorch's caching allocator does.
-void tune_allocator_once() {
-#ifdef __GLIBC__
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    return true;
-  }();
-  (void)done;
-#endif
-}
-
-}  // namespace
-
-Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
-  tune_allocator_once();
-  size_t rounded = ((nbytes + 63) / 64) * 64;
-  data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!data_) throw Error("out of memory allocating " + std::to_string(nbytes) + " bytes");
-  deleter_ = [](void* p) { std::free(p); };
+Storage::Storage(size_t nbytes) : data_(allocate_buffer(nbytes)), nbytes_(nbytes) {
+  deleter_ = [nbytes](void* p) { free_buffer(p, nbytes); };
 }
 
 Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)

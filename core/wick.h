@@ -1,5 +1,6 @@
 // The umbrella header: #include <wick/wick.h> brings in the whole public API.
 #pragma once
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"

@@ -87,3 +87,43 @@ TEST_CASE("gradient checks of the view ops") {
   test::gradcheck([](const V& v) { return v[0].squeeze(1).flatten(); }, {test::leaf({3, 1, 2})});
   test::gradcheck([](const V& v) { return v[0].t().contiguous().view({-1}); }, {test::leaf({3, 2})});
 }
+
+TEST_CASE("the graph keeps only what a backward reads, and frees it once that backward ran") {
+  Tensor x = from_vector(std::vector<float>{-1, 0.5f, 2}).requires_grad_();
+  Tensor h = mul(x, 2.0);
+  std::weak_ptr<Storage> h_mem = h.impl()->storage;
+  Tensor y = relu(h);  // relu's backward reads its result, not its input
+  std::weak_ptr<Storage> y_mem = y.impl()->storage;
+  h = Tensor();
+  CHECK(h_mem.expired());
+  Tensor loss = sum(log(add(y, 1.0)));
+  y = Tensor();
+  CHECK(!y_mem.expired());  // saved by relu
+  loss.backward();
+  CHECK(y_mem.expired());  // released with the graph, though loss is still held
+  // d/dx log(relu(2x) + 1) = 2 [x > 0] / (relu(2x) + 1)
+  CHECK_CLOSE(x.grad(), from_vector(std::vector<float>{0, 1, 0.4f}), 1e-6, 1e-6);
+}
+
+TEST_CASE("conv2d, batch_norm_relu and max_pool2d keep no activation the backward can do without") {
+  manual_seed(5);
+  Tensor x = randn({8, 4, 14, 14});
+  Tensor w = randn({16, 4, 3, 3}).requires_grad_();
+  Tensor gamma = ones({16}).requires_grad_(), beta = zeros({16}).requires_grad_();
+  const size_t before = buffer_stats().in_use;
+  Tensor c = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  // Only the output is new: the im2col columns (9x the input) are rebuilt in the backward.
+  const size_t out_bytes = static_cast<size_t>(c.numel()) * sizeof(float);
+  CHECK(buffer_stats().in_use - before < out_bytes + out_bytes / 4);
+  Tensor r = batch_norm_relu(c, Tensor(), Tensor(), gamma, beta, true, 0.1, 1e-5);
+  std::weak_ptr<Storage> r_mem = r.impl()->storage;
+  Tensor p = max_pool2d(r, {2, 2});
+  r = Tensor();
+  CHECK(r_mem.expired());  // the ReLU's mask is recomputed from c; the pool keeps argmax positions
+  std::weak_ptr<Storage> c_mem = c.impl()->storage;
+  c = Tensor();
+  CHECK(!c_mem.expired());  // batch_norm_relu reads its input
+  sum(mul(p, p)).backward();
+  CHECK(c_mem.expired());
+  CHECK(w.grad().defined());
+}

@@ -41,6 +41,10 @@ double lane_sum(int64_t S, F f) {
   return combine(acc);
 }
 
+// One output of batch_norm_apply before its ReLU. The backward recomputes the ReLU's mask with
+// it, so forward and backward share this one expression and agree bit for bit.
+inline float bn_value(float x, double m, double a, double b) { return static_cast<float>((x - m) * a + b); }
+
 // The ReLU's backward: g where its output y is positive or NaN, else 0 (as wick::relu's). Masked
 // bits rather than a select, which GCC would compile to a branch inside these sums.
 float relu_grad(float g, float y) {
@@ -88,23 +92,25 @@ void batch_norm_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S,
     const double m = mean[c], ac = a[c], bc = b[c];
     const float* __restrict in = x + p * S;
     float* __restrict out = y + p * S;
-    for (int64_t k = 0; k < S; ++k) out[k] = static_cast<float>((in[k] - m) * ac + bc);
+    for (int64_t k = 0; k < S; ++k) out[k] = bn_value(in[k], m, ac, bc);
     if (relu)
       for (int64_t k = 0; k < S; ++k) out[k] = out[k] > 0.f || out[k] != out[k] ? out[k] : 0.f;
   });
 }
 
-void batch_norm_grad_sums(const float* x, const float* g, const float* y, const double* mean, int64_t N,
+void batch_norm_grad_sums(const float* x, const float* g, const BnRelu* relu, const double* mean, int64_t N,
                           int64_t C, int64_t S, double* sum_g, double* sum_gxc) {
   std::vector<double> pg(static_cast<size_t>(N * C)), pgx(static_cast<size_t>(N * C));
   for_planes(N, C, S, [&](int64_t p) {
     const float* px = x + p * S;
     const float* pgr = g + p * S;
-    const float* py = y ? y + p * S : nullptr;
-    const double m = mean[p % C];
-    if (py) {
-      pg[p] = lane_sum(S, [&](int64_t k) { return static_cast<double>(relu_grad(pgr[k], py[k])); });
-      pgx[p] = lane_sum(S, [&](int64_t k) { return static_cast<double>(relu_grad(pgr[k], py[k])) * (px[k] - m); });
+    const int64_t c = p % C;
+    const double m = mean[c];
+    if (relu) {
+      const double ra = relu->a[c], rb = relu->b[c];
+      auto masked = [&](int64_t k) { return static_cast<double>(relu_grad(pgr[k], bn_value(px[k], m, ra, rb))); };
+      pg[p] = lane_sum(S, masked);
+      pgx[p] = lane_sum(S, [&](int64_t k) { return masked(k) * (px[k] - m); });
     } else {
       pg[p] = lane_sum(S, [&](int64_t k) { return static_cast<double>(pgr[k]); });
       pgx[p] = lane_sum(S, [&](int64_t k) { return static_cast<double>(pgr[k]) * (px[k] - m); });
@@ -121,7 +127,7 @@ void batch_norm_grad_sums(const float* x, const float* g, const float* y, const 
   }
 }
 
-void batch_norm_input_grad(const float* x, const float* g, const float* y, const double* mean, const double* A,
+void batch_norm_input_grad(const float* x, const float* g, const BnRelu* relu, const double* mean, const double* A,
                            const double* B, const double* K, int64_t N, int64_t C, int64_t S, bool assign,
                            float* dx) {
   for_planes(N, C, S, [&](int64_t p) {
@@ -129,15 +135,15 @@ void batch_norm_input_grad(const float* x, const float* g, const float* y, const
     const double a = A[c], bb = B[c], k0 = K[c], m = mean[c];
     const float* __restrict px = x + p * S;
     const float* __restrict pg = g + p * S;
-    const float* __restrict py = y ? y + p * S : nullptr;
     float* __restrict out = dx + p * S;
+    const double ra = relu ? relu->a[c] : 0.0, rb = relu ? relu->b[c] : 0.0;
     // Four variants so that each inner loop is a plain one that vectorizes.
-    if (py && assign) {
+    if (relu && assign) {
       for (int64_t k = 0; k < S; ++k)
-        out[k] = static_cast<float>(a * relu_grad(pg[k], py[k]) + bb * (px[k] - m) + k0);
-    } else if (py) {
+        out[k] = static_cast<float>(a * relu_grad(pg[k], bn_value(px[k], m, ra, rb)) + bb * (px[k] - m) + k0);
+    } else if (relu) {
       for (int64_t k = 0; k < S; ++k)
-        out[k] += static_cast<float>(a * relu_grad(pg[k], py[k]) + bb * (px[k] - m) + k0);
+        out[k] += static_cast<float>(a * relu_grad(pg[k], bn_value(px[k], m, ra, rb)) + bb * (px[k] - m) + k0);
     } else if (assign) {
       for (int64_t k = 0; k < S; ++k) out[k] = static_cast<float>(a * pg[k] + bb * (px[k] - m) + k0);
     } else {

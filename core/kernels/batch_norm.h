@@ -15,16 +15,21 @@ void batch_norm_stats(const float* x, int64_t N, int64_t C, int64_t S, double* m
 void batch_norm_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S, const double* mean,
                       const double* a, const double* b, bool relu);
 
-// In the two backward kernels, y (the fused ReLU's output) may be null; when given, g counts
-// only where y > 0 or y is NaN (the ReLU's gradient mask, applied on the fly).
+// The a and b (C) of a batch_norm_apply with relu, for the backward kernels below: given one, they
+// recompute each output y from x exactly as the forward did and count g only where y > 0 or y is
+// NaN (the ReLU's gradient mask), so the forward's output need not be kept. Null: no ReLU.
+struct BnRelu {
+  const double* a;
+  const double* b;
+};
 
-// Per-channel sum_g = Σ g and sum_gxc = Σ g·(x − mean[c]).  x, g, y (N, C, S); mean, sums (C)
-void batch_norm_grad_sums(const float* x, const float* g, const float* y, const double* mean, int64_t N,
+// Per-channel sum_g = Σ g and sum_gxc = Σ g·(x − mean[c]).  x, g (N, C, S); mean, sums (C)
+void batch_norm_grad_sums(const float* x, const float* g, const BnRelu* relu, const double* mean, int64_t N,
                           int64_t C, int64_t S, double* sum_g, double* sum_gxc);
 
 // dx += A[c]·g + B[c]·(x − mean[c]) + K[c], evaluated in double (dx = ... when assign, dx then
-// being uninitialized).  x, g, y, dx (N, C, S); the rest (C)
-void batch_norm_input_grad(const float* x, const float* g, const float* y, const double* mean, const double* A,
+// being uninitialized).  x, g, dx (N, C, S); the rest (C)
+void batch_norm_input_grad(const float* x, const float* g, const BnRelu* relu, const double* mean, const double* A,
                            const double* B, const double* K, int64_t N, int64_t C, int64_t S, bool assign,
                            float* dx);
 

@@ -160,18 +160,16 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
   }
 }
 
-void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    float* cols) {
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
-  const size_t col_size = g.col_is_input() || cols ? 0 : static_cast<size_t>(col_img);
+  const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(col_img);
   // out[n, group] (og, P) = bias + w[group] (og, K) x col[group] (K, P).
   auto one = [&](int64_t n, float* colbuf, GemmFn mm) {
     const float* col = x + n * in_img;
     if (!g.col_is_input()) {
-      float* dst = cols ? cols + n * col_img : colbuf;
-      im2col(g, x + n * in_img, dst);
-      col = dst;
+      im2col(g, x + n * in_img, colbuf);
+      col = colbuf;
     }
     float* o = out + n * out_img;
     if (b)  // the bias first, then the GEMM adds onto it (beta 1): one pass over out fewer
@@ -198,8 +196,8 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
 //   dL/db[o]   = Σ_n Σ_p dL/dout[n, o, p]
 // The sum over n for dW runs over fixed image ranges (weight_parts), each range accumulating its
 // images in order into its own partial; the partials are then added in range order.
-void conv2d_backward(const Conv2dGeom& g, const float* cols, const float* w, const float* gout, float* gx,
-                     float* gw, float* gb) {
+void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx, float* gw,
+                     float* gb) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   const int64_t wnum = g.o * K;
@@ -218,10 +216,14 @@ void conv2d_backward(const Conv2dGeom& g, const float* cols, const float* w, con
 
   // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the
   // range's partial is assigned, then accumulated) and its input gradient into gx.
-  auto one = [&](int64_t n, float* wacc, float wbeta, float* dcolbuf, GemmFn mm) {
+  auto one = [&](int64_t n, float* wacc, float wbeta, float* colbuf, float* dcolbuf, GemmFn mm) {
     const float* go = gout + n * out_img;
     if (wacc) {
-      const float* col = cols + n * col_img;
+      const float* col = x + n * in_img;
+      if (!g.col_is_input()) {
+        im2col(g, col, colbuf);
+        col = colbuf;
+      }
       for (int64_t grp = 0; grp < g.groups; ++grp)
         mm(false, true, og, K, P, 1.f, go + grp * og * P, P, col + grp * K * P, P, wbeta, wacc + grp * og * K, K);
     }
@@ -239,23 +241,25 @@ void conv2d_backward(const Conv2dGeom& g, const float* cols, const float* w, con
   };
 
   if (g.n == 1) {  // one image: parallel GEMMs, the weight gradient accumulates straight into gw
-    one(0, gw, 1.f, gx ? scratch(1, col_size) : nullptr, gemm);
+    one(0, gw, 1.f, gw ? scratch(0, col_size) : nullptr, gx ? scratch(1, col_size) : nullptr, gemm);
     return;
   }
   if (!gw) {
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
       float* dcolbuf = scratch(1, col_size);
-      for (int64_t n = n0; n < n1; ++n) one(n, nullptr, 0.f, dcolbuf, gemm_serial);
+      for (int64_t n = n0; n < n1; ++n) one(n, nullptr, 0.f, nullptr, dcolbuf, gemm_serial);
     });
     return;
   }
   const int64_t parts = weight_parts(g);
   std::vector<float> partial(static_cast<size_t>(parts * wnum));
   parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
+    float* colbuf = scratch(0, col_size);
     float* dcolbuf = gx ? scratch(1, col_size) : nullptr;
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * g.n / parts, n1 = (q + 1) * g.n / parts;
-      for (int64_t n = n0; n < n1; ++n) one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, dcolbuf, gemm_serial);
+      for (int64_t n = n0; n < n1; ++n)
+        one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, colbuf, dcolbuf, gemm_serial);
     }
   });
   // gw += Σ_q partial[q], each element summed in q order; vectorized across elements.

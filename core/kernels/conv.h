@@ -30,15 +30,14 @@ void im2col(const Conv2dGeom& g, const float* in, float* col);
 void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 
 // x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null -> out (n, o, oh, ow) (assigned), then
-// max(out, 0) when relu (NaN kept, as wick::relu). cols, when not null, receives every image's
-// column matrix (n, c*kh*kw, oh*ow) for the backward (unused when col_is_input).
-void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    float* cols);
+// max(out, 0) when relu (NaN kept, as wick::relu).
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
-// kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs cols, the
-// column matrices the forward saved (x itself when col_is_input); gx needs w.
-void conv2d_backward(const Conv2dGeom& g, const float* cols, const float* w, const float* gout, float* gx,
-                     float* gw, float* gb);
+// kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each
+// image's column matrix is rebuilt from it, in cache, rather than kept from the forward); gx
+// needs w.
+void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx, float* gw,
+                     float* gb);
 
 }  // namespace wick::kernels

@@ -87,7 +87,7 @@ int32_t max_pairs(const float* __restrict x, int64_t n, float* __restrict v, int
 // one long loop over the plane's rows, then top against bottom (the bottom wins only when
 // strictly larger). Branch-free selects on integer order keys, so both passes vectorize.
 // v (2*oh*ow floats) and keys (2 * 2*oh*ow) are scratch for the pair winners.
-void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, float* o, int64_t* id, float* v,
+void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, float* o, int32_t* id, float* v,
                        int32_t* keys) {
   const int64_t pairs = 2 * oh * ow;
   int32_t* key = keys;
@@ -108,7 +108,8 @@ void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, floa
     if (id)
       for (int64_t ox = 0; ox < ow; ++ox) {
         const int32_t m = -static_cast<int32_t>(key[t1 + ox] > key[t0 + ox]);
-        id[oy * ow + ox] = (2 * oy + (m & 1)) * w + 2 * ox + select_bits(m, right[t1 + ox], right[t0 + ox]);
+        id[oy * ow + ox] =
+            static_cast<int32_t>((2 * oy + (m & 1)) * w + 2 * ox + select_bits(m, right[t1 + ox], right[t0 + ox]));
       }
   }
   if (nan)  // the last NaN in scan order wins
@@ -118,14 +119,14 @@ void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, floa
         for (int64_t q : {at, at + 1, at + w, at + w + 1})
           if (std::isnan(src[q])) {
             o[oy * ow + ox] = src[q];
-            if (id) id[oy * ow + ox] = q;
+            if (id) id[oy * ow + ox] = static_cast<int32_t>(q);
           }
       }
 }
 
 }  // namespace
 
-void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_t* idx) {
+void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int32_t* idx) {
   if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 &&
       2 * g.oh <= g.h && 2 * g.ow <= g.w) {
     parallel_for(0, g.planes, plane_grain(g.oh * g.ow * 4), [&](int64_t p0, int64_t p1) {
@@ -144,7 +145,7 @@ void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_
     for (int64_t p = p0; p < p1; ++p) {
       const float* src = in + p * h * w;
       float* o = out + p * oh * ow;
-      int64_t* id = idx ? idx + p * oh * ow : nullptr;
+      int32_t* id = idx ? idx + p * oh * ow : nullptr;
       for (int64_t oy = 0; oy < oh; ++oy) {
         const int64_t y0 = wy.start[oy], y1 = wy.end[oy];
         for (int64_t ox = 0; ox < ow; ++ox) {
@@ -167,21 +168,21 @@ void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_
               for (int64_t x = x0; x < x1; x += dw)
                 if (std::isnan(src[y * w + x])) m = src[best = y * w + x];
           o[oy * ow + ox] = m;
-          if (id) id[oy * ow + ox] = best;
+          if (id) id[oy * ow + ox] = static_cast<int32_t>(best);
         }
       }
     }
   });
 }
 
-void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int64_t* idx, bool assign, float* gin) {
+void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int32_t* idx, bool assign, float* gin) {
   const int64_t plane_out = g.oh * g.ow;
   parallel_for(0, g.planes, plane_grain(plane_out), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* dst = gin + p * g.h * g.w;
       if (assign) std::fill(dst, dst + g.h * g.w, 0.f);  // plane by plane, so the scatter hits cache
       const float* go = gout + p * plane_out;
-      const int64_t* id = idx + p * plane_out;
+      const int32_t* id = idx + p * plane_out;
       for (int64_t k = 0; k < plane_out; ++k) dst[id[k]] += go[k];
     }
   });

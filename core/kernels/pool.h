@@ -18,12 +18,12 @@ struct Pool2dGeom {
 };
 
 // in (planes, h, w) -> out (planes, oh, ow), idx (planes, oh, ow): the argmax's flat position
-// y*w + x within its plane (the first maximum in row-major scan order; a NaN wins, as PyTorch).
+// y*w + x within its plane (the caller checks h*w fits in int32) (the first maximum in row-major scan order; a NaN wins, as PyTorch).
 // idx may be null (inference: no positions wanted).
-void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int64_t* idx);
+void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int32_t* idx);
 // gout (planes, oh, ow), idx from the forward -> adds into gin (planes, h, w) (assigns when
 // assign, gin then being uninitialized).
-void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int64_t* idx, bool assign, float* gin);
+void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int32_t* idx, bool assign, float* gin);
 
 // Mean over each window clipped to the padded input; the divisor counts padding cells when
 // count_include_pad, else only the cells inside the input. in (planes, h, w) -> out (planes, oh, ow).

@@ -66,30 +66,27 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
   Tensor out = empty({g.n, g.o, g.oh, g.ow});
   std::vector<Tensor> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
-  // The weight gradient needs every image's column matrix: the forward keeps them (a 1x1 conv's
-  // column matrix is its input).
-  const bool keep_cols = should_record(inputs) && weight.requires_grad() && !g.col_is_input();
-  Tensor cols = keep_cols ? empty({g.n, g.col_rows(), g.col_cols()}) : Tensor();
   {
     Tensor xc = x.contiguous(), wc = weight.contiguous();
     Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
     if (out.numel() > 0)
       kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr,
-                              false, out.data<float>(), keep_cols ? cols.data<float>() : nullptr);
+                              false, out.data<float>());
   }
-  // The derivation sits above kernels::conv2d_backward.
-  record(out, "conv2d", inputs, [g, cols, has_bias = bias.defined()](BackwardCtx& ctx) {
+  // The derivation sits above kernels::conv2d_backward. The weight gradient rebuilds each image's
+  // column matrix from x: keeping them from the forward would hold c*kh*kw times the input.
+  record(out, "conv2d", inputs, [g, has_bias = bias.defined()](BackwardCtx& ctx) {
     const bool want_x = ctx.needs_grad(0), want_w = ctx.needs_grad(1);
     const bool want_b = has_bias && ctx.needs_grad(2);
     Tensor xc, wc;
-    if (want_w) xc = ctx.input(0).contiguous();  // checks x is unmodified, so cols are current
+    if (want_w) xc = ctx.input(0).contiguous();
     if (want_x) wc = ctx.input(1).contiguous();
-    const float* col = !want_w ? nullptr : g.col_is_input() ? xc.data<float>() : cols.data<float>();
-    kernels::conv2d_backward(g, col, want_x ? wc.data<float>() : nullptr, ctx.grad_out().data<float>(),
+    kernels::conv2d_backward(g, want_w ? xc.data<float>() : nullptr, want_x ? wc.data<float>() : nullptr,
+                             ctx.grad_out().data<float>(),
                              want_x ? ctx.grad_in(0).data<float>() : nullptr,
                              want_w ? ctx.grad_in(1).data<float>() : nullptr,
                              want_b ? ctx.grad_in(2).data<float>() : nullptr);
-  });
+  }, product_saves(x, weight));
   return out;
 }
 
@@ -121,7 +118,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   Tensor out = empty({g.n, g.o, g.oh, g.ow});
   Tensor xc = x.contiguous();
   if (out.numel() > 0)
-    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), nullptr);
+    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>());
   return out;
 }
 

@@ -65,7 +65,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   record(out, "mul", {a, b}, [](BackwardCtx& ctx) {
     if (ctx.needs_grad(0)) accumulate(ctx, 0, mul(ctx.grad_out(), ctx.input(1)));
     if (ctx.needs_grad(1)) accumulate(ctx, 1, mul(ctx.grad_out(), ctx.input(0)));
-  });
+  }, product_saves(a, b));
   return out;
 }
 
@@ -76,7 +76,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
     const Tensor& g = ctx.grad_out();
     if (ctx.needs_grad(0)) accumulate(ctx, 0, div(g, ctx.input(1)));
     if (ctx.needs_grad(1)) accumulate(ctx, 1, div(mul(g, ctx.out()), ctx.input(1)), -1.0);
-  });
+  }, {.inputs = {1}, .out = b.requires_grad()});
   return out;
 }
 

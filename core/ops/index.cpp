@@ -256,7 +256,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     Tensor& gx = ctx.grad_in(0);
     scatter_add_kernel(gx.data<float>(), ctx.grad_out().data<float>(), idx.data<int64_t>(), ctx.grad_out().shape(),
                        d, istrides, gx.strides());
-  });
+  }, {.inputs = {1}});
   return out;
 }
 
@@ -287,7 +287,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     Tensor& gx = ctx.grad_in(0);
     scatter_add_kernel(gx.data<float>(), ctx.grad_out().data<float>(), idx.data<int64_t>(), idx.shape(), d,
                        idx.strides(), gx.strides());
-  });
+  }, {.inputs = {1}});
   return out;
 }
 

@@ -97,7 +97,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       Tensor& gb = ctx.grad_in(1);
       gb.add_(sum_to_shape(matmul(ctx.input(0).transpose(-1, -2), g), gb.shape()));
     }
-  });
+  }, product_saves(a, b));
   return out;
 }
 

@@ -45,7 +45,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   record(out, op, {x}, [l, log](BackwardCtx& ctx) {
     kernels::softmax_backward(ctx.out().data<float>(), ctx.grad_out().data<float>(),
                               ctx.grad_in(0).data<float>(), l.outer, l.D, l.inner, log);
-  });
+  }, {.inputs = {}, .out = true});
   return out;
 }
 
@@ -209,7 +209,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
         if (gt) gt[i] -= v;
       }
     });
-  });
+  }, {.inputs = {0, 1}});
   return out;
 }
 

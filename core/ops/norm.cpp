@@ -88,7 +88,8 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(rv[c] + eps);
   }
   // y = (x − μ)·a + β per channel, a = γ·invstd.
-  const std::vector<double> gamma = channel_values(weight, C, 1.0), beta = channel_values(bias, C, 0.0);
+  const std::vector<double> gamma = channel_values(weight, C, 1.0);
+  std::vector<double> beta = channel_values(bias, C, 0.0);
   std::vector<double> a(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) a[c] = gamma[c] * invstd[c];
   Tensor out = empty(x.shape());
@@ -105,9 +106,16 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   //   training: μ and σ² depend on x. With dμ/dx_j = 1/n and dσ²/dx_j = 2(x_j − μ)/n,
   //     dx = γ·invstd·(g − mean(g) − x̂·mean(g·x̂))
   //        = A·g + B·(x − μ) + K  with A = γ·invstd, B = −γ·invstd³·Σ g(x − μ)/n, K = −γ·invstd·Σ g/n.
-  // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0.
-  record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n,
-                                                                relu](BackwardCtx& ctx) {
+  // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0, out being
+  // recomputed from x with the forward's a and β (so only x is kept, not out).
+  Saves saves{.inputs = {0}};
+  if (iw >= 0) saves.inputs.push_back(static_cast<size_t>(iw));
+  if (!relu) {  // the backward needs them only for the ReLU's mask
+    a.clear();
+    beta.clear();
+  }
+  record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n, a,
+                                                                beta](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -116,12 +124,13 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     Tensor xin = ctx.input(0).contiguous();
     const float* px = xin.data<float>();
     const float* g = ctx.grad_out().data<float>();
-    const float* y = relu ? ctx.out().data<float>() : nullptr;
+    const kernels::BnRelu relu_of{a.data(), beta.data()};
+    const kernels::BnRelu* relu = a.empty() ? nullptr : &relu_of;
     const bool need_w = iw >= 0 && ctx.needs_grad(iw), need_b = ib >= 0 && ctx.needs_grad(ib);
     const bool need_x = ctx.needs_grad(0);
     std::vector<double> sum_g(static_cast<size_t>(C)), sum_gxc(static_cast<size_t>(C));
     if (need_w || need_b || (need_x && training))
-      kernels::batch_norm_grad_sums(px, g, y, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
+      kernels::batch_norm_grad_sums(px, g, relu, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
     if (need_w) {
       float* gw = ctx.grad_in(iw).data<float>();
       for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<float>(invstd[c] * sum_gxc[c]);
@@ -143,8 +152,8 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     }
     bool assign = false;
     float* dx = ctx.grad_in_or_new(0, assign).data<float>();
-    kernels::batch_norm_input_grad(px, g, y, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
-  });
+    kernels::batch_norm_input_grad(px, g, relu, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
+  }, saves);
   return out;
 }
 

@@ -2,6 +2,9 @@
 // the kernels of core/kernels/pool.h, and their backward.
 #include "core/ops/pool.h"
 
+#include <limits>
+#include <memory>
+
 #include "core/autograd.h"
 #include "core/kernels/pool.h"
 
@@ -56,19 +59,23 @@ Shape out_shape(const Tensor& x, int64_t oh, int64_t ow) {
 Tensor max_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, Int2 dilation, bool ceil_mode) {
   const kernels::Pool2dGeom g = pool_geom(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d");
   Tensor out = empty(out_shape(x, g.oh, g.ow));
-  // Argmax positions, saved for the backward (none when no graph is recorded).
-  Tensor idx = should_record({&x}) ? empty(out.shape(), Dtype::Int64) : Tensor();
+  WICK_CHECK(g.h * g.w <= std::numeric_limits<int32_t>::max(), "max_pool2d: input ", shape_str(x.shape()),
+             " has planes of more than 2^31 - 1 cells");
+  // Argmax positions within each plane, saved for the backward (none when no graph is recorded).
+  std::shared_ptr<Storage> idx;
+  if (should_record({&x})) idx = std::make_shared<Storage>(static_cast<size_t>(out.numel()) * sizeof(int32_t));
   {
     Tensor xc = x.contiguous();
     if (out.numel() > 0)
       kernels::max_pool2d_forward(g, xc.data<float>(), out.data<float>(),
-                                  idx.defined() ? idx.data<int64_t>() : nullptr);
+                                  idx ? static_cast<int32_t*>(idx->data()) : nullptr);
   }
   // Each output is one input cell (its argmax), so dL/dx[argmax] += dL/dout.
   record(out, "max_pool2d", {x}, [g, idx](BackwardCtx& ctx) {
     bool assign = false;
     float* gx = ctx.grad_in_or_new(0, assign).data<float>();
-    kernels::max_pool2d_backward(g, ctx.grad_out().data<float>(), idx.data<int64_t>(), assign, gx);
+    kernels::max_pool2d_backward(g, ctx.grad_out().data<float>(), static_cast<const int32_t*>(idx->data()), assign,
+                                 gx);
   });
   return out;
 }

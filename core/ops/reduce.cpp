@@ -144,7 +144,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased, boo
     Tensor centered = sub(xin, mean(xin, red, true));
     Shape keep = reduced_shape(xin.shape(), red, true);
     ctx.grad_in(0).add_(mul(centered, ctx.grad_out().reshape(keep)), 2.0 / static_cast<double>(denom));
-  });
+  }, {.inputs = {0}});
   return out;
 }
 
@@ -223,7 +223,7 @@ Tensor max(const Tensor& x) {
       for (int64_t j = b; j < e; ++j)
         if (hit(j)) gx[j] += share;
     });
-  });
+  }, {.inputs = {0}, .out = true});
   return out;
 }
 

@@ -167,9 +167,12 @@ int run_bench(const BenchArgs& a) {
   }
   double rss = peak_rss_mib();
   out["peak_rss_mib"] = rss;
+  const BufferStats buffers = buffer_stats();
+  out["peak_tensor_buffers_mib"] = static_cast<double>(buffers.peak_in_use) / (1 << 20);
   std::printf("\npeak RSS: %.1f MiB (getrusage ru_maxrss: the peak of this whole process, data loading and every\n"
-              "workload above; run one --only workload per process for a per-workload figure)\n",
-              rss);
+              "workload above; run one --only workload per process for a per-workload figure)\n"
+              "of which large tensor buffers: at most %.1f MiB in use at once (core/allocator.h)\n",
+              rss, static_cast<double>(buffers.peak_in_use) / (1 << 20));
   if (a.json) std::cout << out.dump() << std::endl;
   return 0;
 }

@@ -81,8 +81,8 @@ void claim_nodes(const Tensor& out, size_t row, std::unordered_map<const Node*, 
     const Node* node = stack.back();
     stack.pop_back();
     if (!owner.emplace(node, row).second) continue;
-    for (const Tensor& in : node->inputs)
-      if (in.defined() && in.grad_fn()) stack.push_back(in.grad_fn().get());
+    for (const Edge& e : node->next)
+      if (e.node) stack.push_back(e.node.get());
   }
 }
 

@@ -1,0 +1,69 @@
+// core/allocator.h: large tensor buffers are cached and reused by size class, small ones come from
+// malloc, and a training loop stops mapping memory after its first step.
+#include <cstdint>
+
+#include "helpers.h"
+
+using namespace wick;
+
+namespace {
+bool aligned64(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+}  // namespace
+
+TEST_CASE("a freed large buffer is reused for the next request of its size class") {
+  release_cached_buffers();
+  const size_t mb = size_t(1) << 20;
+  const BufferStats start = buffer_stats();
+  void* a = allocate_buffer(3 * mb);
+  CHECK(aligned64(a));
+  CHECK(buffer_stats().in_use == start.in_use + 3 * mb);
+  free_buffer(a, 3 * mb);
+  CHECK(buffer_stats().in_use == start.in_use);
+  CHECK(buffer_stats().cached == 3 * mb);
+  void* b = allocate_buffer(3 * mb - 100);  // the same class
+  CHECK(b == a);
+  CHECK(buffer_stats().cached == 0);
+  free_buffer(b, 3 * mb - 100);
+  void* c = allocate_buffer(2 * mb);  // a cached buffer up to twice the request serves it
+  CHECK(c == a);
+  const size_t mappings = buffer_stats().mappings;
+  void* d = allocate_buffer(mb);  // none cached: a new mapping
+  CHECK(d != a);
+  CHECK(buffer_stats().mappings == mappings + 1);
+  free_buffer(c, 2 * mb);
+  free_buffer(d, mb);
+  CHECK(buffer_stats().in_use == start.in_use);
+  CHECK(release_cached_buffers() == 4 * mb);
+  CHECK(buffer_stats().cached == 0);
+  CHECK(buffer_stats().peak_in_use >= start.in_use + 4 * mb);
+}
+
+TEST_CASE("small buffers come from malloc, 64-byte aligned, outside the cache's accounting") {
+  const BufferStats start = buffer_stats();
+  for (size_t n : {size_t(0), size_t(1), size_t(100), size_t(4096), size_t(100000)}) {
+    void* p = allocate_buffer(n);
+    CHECK(aligned64(p));
+    free_buffer(p, n);
+  }
+  CHECK(buffer_stats().in_use == start.in_use);
+  CHECK(buffer_stats().cached == start.cached);
+}
+
+TEST_CASE("a training loop maps no new memory after its first step") {
+  manual_seed(3);
+  nn::Sequential model = nn::small_cnn();
+  optim::SGD opt(model->parameters(), optim::SGDOptions(0.01).momentum(0.9));
+  Tensor x = randn({64, 1, 28, 28});
+  Tensor target = randint(0, 10, {64});
+  auto step = [&] {
+    opt.zero_grad();
+    cross_entropy(model->forward(x), target).backward();
+    opt.step();
+    return buffer_stats().mappings;
+  };
+  const size_t first = buffer_stats().mappings;
+  step();
+  const size_t mapped = step();
+  CHECK(mapped > first);
+  for (int k = 0; k < 3; ++k) CHECK(step() == mapped);
+}
