@@ -5,9 +5,12 @@
 // activation and then asks for a smaller one does not map more), and maps a new one only when
 // there is none. Nothing is unmapped except by release_cached_buffers() or when a mapping fails
 // (then the cache is released and the mapping retried once). A mutex guards the lists: buffers are
-// made on the data loader's thread too.
+// made on the data loader's thread too. Under AddressSanitizer, which cannot see inside mappings,
+// each buffer gets a poisoned tail past its request and a cached buffer is poisoned whole, so
+// overflows and uses after free are still caught.
 #include "core/allocator.h"
 
+#include <sanitizer/asan_interface.h>  // no-op macros unless built with -fsanitize=address
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -27,6 +30,11 @@ namespace {
 
 constexpr size_t kLarge = size_t(128) << 10;  // smaller buffers come from malloc
 constexpr size_t kAlign = 64;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kRedzone = 64;  // at least this much poisoned past every large buffer
+#else
+constexpr size_t kRedzone = 0;
+#endif
 
 // The class of a large request: nbytes rounded up to a multiple of 1/8 of the power of two at or
 // below it (and to whole pages).
@@ -44,7 +52,10 @@ struct Cache {
   size_t release_locked() {
     size_t released = 0;
     for (auto& [size, blocks] : free) {
-      for (void* p : blocks) munmap(p, size);
+      for (void* p : blocks) {
+      ASAN_UNPOISON_MEMORY_REGION(p, size);  // the pages may be mapped again for anything
+      munmap(p, size);
+    }
       released += size * blocks.size();
     }
     free.clear();
@@ -75,7 +86,7 @@ void* allocate_buffer(size_t nbytes) {
     if (!p) out_of_memory(nbytes);
     return p;
   }
-  size_t size = class_size(nbytes);
+  size_t size = class_size(nbytes + kRedzone);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   void* p = nullptr;
@@ -92,6 +103,8 @@ void* allocate_buffer(size_t nbytes) {
     if (!p) out_of_memory(nbytes);
     ++c.stats.mappings;
   }
+  ASAN_UNPOISON_MEMORY_REGION(p, nbytes);
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + nbytes, size - nbytes);
   c.sizes[p] = size;
   c.stats.in_use += size;
   c.stats.peak_in_use = std::max(c.stats.peak_in_use, c.stats.in_use);
@@ -109,6 +122,7 @@ void free_buffer(void* p, size_t nbytes) {
   auto it = c.sizes.find(p);
   const size_t size = it->second;
   c.sizes.erase(it);
+  ASAN_POISON_MEMORY_REGION(p, size);
   c.free[size].push_back(p);
   c.stats.in_use -= size;
   c.stats.cached += size;

@@ -16,26 +16,30 @@ TEST_CASE("a freed large buffer is reused for the next request of its size class
   const BufferStats start = buffer_stats();
   void* a = allocate_buffer(3 * mb);
   CHECK(aligned64(a));
-  CHECK(buffer_stats().in_use == start.in_use + 3 * mb);
+  // Held: the request rounded up to its class (under AddressSanitizer, plus a poisoned tail).
+  const size_t held = buffer_stats().in_use - start.in_use;
+  CHECK(held >= 3 * mb);
+  CHECK(held <= 3 * mb + 3 * mb / 8 + 4096);
   free_buffer(a, 3 * mb);
   CHECK(buffer_stats().in_use == start.in_use);
-  CHECK(buffer_stats().cached == 3 * mb);
+  CHECK(buffer_stats().cached == held);
   void* b = allocate_buffer(3 * mb - 100);  // the same class
   CHECK(b == a);
   CHECK(buffer_stats().cached == 0);
   free_buffer(b, 3 * mb - 100);
-  void* c = allocate_buffer(2 * mb);  // a cached buffer up to twice the request serves it
+  void* c = allocate_buffer(2 * mb);  // a cached buffer up to twice the request's class serves it
   CHECK(c == a);
   const size_t mappings = buffer_stats().mappings;
   void* d = allocate_buffer(mb);  // none cached: a new mapping
   CHECK(d != a);
   CHECK(buffer_stats().mappings == mappings + 1);
+  const size_t held_d = buffer_stats().in_use - start.in_use - held;
   free_buffer(c, 2 * mb);
   free_buffer(d, mb);
   CHECK(buffer_stats().in_use == start.in_use);
-  CHECK(release_cached_buffers() == 4 * mb);
+  CHECK(release_cached_buffers() == held + held_d);
   CHECK(buffer_stats().cached == 0);
-  CHECK(buffer_stats().peak_in_use >= start.in_use + 4 * mb);
+  CHECK(buffer_stats().peak_in_use >= start.in_use + held + held_d);
 }
 
 TEST_CASE("small buffers come from malloc, 64-byte aligned, outside the cache's accounting") {
