@@ -225,14 +225,14 @@ TEST_CASE("pooling errors name the op, the shapes and what was expected") {
 }
 
 TEST_CASE("conv2d and pooling are bit-identical at 1 and 2 threads") {
-  // small-cnn's second conv and pool on a batch, one image (the parallel-GEMM path) and a grouped
-  // conv; forward values and all gradients must match bit for bit.
+  // small-cnn's first conv (the direct kernels) and second conv and pool on a batch, one image (the
+  // parallel-GEMM path) and a grouped conv; forward values and all gradients must match bit for bit.
   struct Case {
     Shape x, w;
     int64_t groups;
   };
-  std::vector<Case> cases = {{{16, 32, 14, 14}, {64, 32, 3, 3}, 1}, {{1, 32, 28, 28}, {64, 32, 3, 3}, 1},
-                             {{8, 8, 9, 9}, {8, 2, 3, 3}, 4}};
+  std::vector<Case> cases = {{{16, 1, 28, 28}, {32, 1, 3, 3}, 1}, {{16, 32, 14, 14}, {64, 32, 3, 3}, 1},
+                             {{1, 32, 28, 28}, {64, 32, 3, 3}, 1}, {{8, 8, 9, 9}, {8, 2, 3, 3}, 4}};
   for (const Case& c : cases) {
     CAPTURE(shape_str(c.x));
     manual_seed(30);

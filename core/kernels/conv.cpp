@@ -1,12 +1,14 @@
 // 2-D convolution as GEMMs over im2col column matrices. Images run in parallel (each image's
 // result is computed the same way whatever the thread count); the weight gradient sums fixed
 // image ranges into per-range partials that are added in range order, so it is deterministic too.
+// Shapes with few taps go to the direct kernels instead (conv_direct.h), forward and dL/dw.
 #include "core/kernels/conv.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "core/blas.h"
+#include "core/kernels/conv_direct.h"
 #include "core/parallel.h"
 
 namespace wick::kernels {
@@ -161,6 +163,7 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
 }
 
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out) {
+  if (direct_conv_fits(g)) return conv2d_direct_forward(g, x, w, b, relu, out);
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(col_img);
@@ -211,6 +214,10 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
         gb[oc] += static_cast<float>(s);
       }
     });
+  }
+  if (gw && direct_conv_fits(g)) {
+    conv2d_direct_weight_grad(g, x, gout, gw);
+    gw = nullptr;
   }
   if (!gx && !gw) return;
 

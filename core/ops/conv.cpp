@@ -1,5 +1,5 @@
-// conv2d: checks its arguments, runs the im2col + GEMM kernels (core/kernels/conv.h) and records
-// their backward.
+// conv2d: checks its arguments, runs the convolution kernels (core/kernels/conv.h: im2col + GEMM,
+// or direct for few taps) and records their backward.
 #include "core/ops/conv.h"
 
 #include "core/autograd.h"

@@ -1,0 +1,31 @@
+// Direct 2-D convolution kernels (no im2col) for the shapes whose GEMM is poorly shaped: one
+// group, unit stride and dilation, and few taps K = c*kh*kw, like a first conv on 1- or 3-channel
+// images (K = 9 for small-cnn's). conv2d_forward and conv2d_backward (conv.h) dispatch here.
+#pragma once
+#include <cstdint>
+
+#include "core/kernels/conv.h"
+
+namespace wick::kernels {
+
+// The kernels take any shape with one group, unit stride and dilation, at most kDirectMaxTaps
+// taps (c*kh*kw) and output channels a multiple of 8. conv2d uses them where they measured faster
+// than im2col + GEMM, which also needs rows of at least kDirectMinWidth output pixels (on shorter
+// rows the GEMM is as fast).
+inline constexpr int64_t kDirectMaxTaps = 9;
+inline constexpr int64_t kDirectMinWidth = 24;
+
+// True for the shapes conv2d_forward and conv2d_backward's dL/dw run through the kernels below:
+// the kernels' shapes, not 1x1 (whose GEMM reads x itself, no im2col), rows of at least
+// kDirectMinWidth.
+bool direct_conv_fits(const Conv2dGeom& g);
+
+// As conv2d_forward without cols: x (n, c, h, w), w (o, c, kh, kw), b (o) or null -> out
+// (n, o, oh, ow) (assigned), then max(out, 0) when relu (NaN kept).
+void conv2d_direct_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu,
+                           float* out);
+
+// Adds dL/dw into gw (o, c, kh, kw), from x (n, c, h, w) and gout = dL/d out (n, o, oh, ow).
+void conv2d_direct_weight_grad(const Conv2dGeom& g, const float* x, const float* gout, float* gw);
+
+}  // namespace wick::kernels
