@@ -53,24 +53,22 @@ size_t SequentialImpl::try_fused_conv(size_t i, Tensor& h) const {
   return has_bn ? (relu ? 3 : 2) : 2;
 }
 
+size_t SequentialImpl::forward_step(size_t i, Tensor& h) const {
+  if (size_t ran = try_fused_conv(i, h)) return ran;
+  const auto& children = named_children();
+  Module& m = *children.at(i).second;
+  if ((is_exactly<BatchNorm2dImpl>(m) || is_exactly<BatchNorm1dImpl>(m)) && i + 1 < children.size() &&
+      is_exactly<ReLUImpl>(*children[i + 1].second)) {
+    h = static_cast<BatchNormImplBase&>(m).forward_relu(h);
+    return 2;
+  }
+  h = m.forward(h);
+  return 1;
+}
+
 Tensor SequentialImpl::forward(const Tensor& x) {
   Tensor h = x;
-  const auto& children = named_children();
-  for (size_t i = 0; i < children.size();) {
-    if (size_t ran = try_fused_conv(i, h)) {
-      i += ran;
-      continue;
-    }
-    Module& m = *children[i].second;
-    if ((is_exactly<BatchNorm2dImpl>(m) || is_exactly<BatchNorm1dImpl>(m)) && i + 1 < children.size() &&
-        is_exactly<ReLUImpl>(*children[i + 1].second)) {
-      h = static_cast<BatchNormImplBase&>(m).forward_relu(h);
-      i += 2;
-      continue;
-    }
-    h = m.forward(h);
-    ++i;
-  }
+  for (size_t i = 0; i < size();) i += forward_step(i, h);
   return h;
 }
 

@@ -34,6 +34,10 @@ class SequentialImpl : public Module {
 
   std::string type_name() const override { return "Sequential"; }
   Tensor forward(const Tensor& x) override;
+  // One step of forward(): runs children[i...] on h (replaced by the result), fusing what forward
+  // fuses, and returns how many children that step ran (at least 1). forward() is this in a loop;
+  // `wick bench --profile` times each step.
+  size_t forward_step(size_t i, Tensor& h) const;
 
  private:
   size_t try_fused_conv(size_t i, Tensor& h) const;

@@ -92,11 +92,15 @@ std::string per_image_shape(const Tensor& t) {
   return s;
 }
 
-// Labels a layer's row and counts its work from the shapes it saw. The compulsory traffic reads
+// Labels the row of the layers model[i, i + ran) (more than one when Sequential fuses them) and
+// counts their work from the shapes the first saw and the last produced. The compulsory traffic reads
 // each tensor once and writes each result once, in float32: forward x, y and the parameters;
 // backward dL/dy, the saved input, dL/dx (when x needs it), the parameters and their gradients.
-void describe(Row& r, const std::string& name, nn::Module& m, const Tensor& x, const Tensor& y) {
-  r.label = name + " " + m.type_name() + " -> " + per_image_shape(y);
+void describe(Row& r, const nn::SequentialImpl& model, size_t i, size_t ran, const Tensor& x, const Tensor& y) {
+  nn::Module& m = *model[i];
+  std::string types = m.type_name();
+  for (size_t k = i + 1; k < i + ran; ++k) types += "+" + model[k]->type_name();
+  r.label = model.named_children()[i].first + " " + types + " -> " + per_image_shape(y);
   if (y.same_storage(x)) return;  // a view (Flatten): no work
   double params = 0;
   for (const Tensor& p : m.parameters()) params += static_cast<double>(p.numel());
@@ -165,13 +169,22 @@ int run_profile(const BenchArgs& a, const Data& data) {
     data::Batch& b = s.next_batch();
     fwd[kData] = seconds_since(t);
     Tensor x = b.data;
-    for (size_t i = 0; i < layers; ++i) {
+    for (size_t i = 0; i < layers;) {  // as model.forward, one fused step per row
       t = Clock::now();
-      Tensor y = model[i]->forward(x);
+      Tensor y = x;
+      const size_t ran = model.forward_step(i, y);
       fwd[1 + i] = seconds_since(t);
       claim_nodes(y, 1 + i, owner);
-      if (step == 0) describe(rows[1 + i], model.named_children()[i].first, *model[i], x, y);
+      if (step == 0) {
+        describe(rows[1 + i], model, i, ran, x, y);
+        for (size_t k = i + 1; k < i + ran; ++k) {
+          rows[1 + k].label = model.named_children()[k].first + " " + model[k]->type_name() + ": in row " +
+                              model.named_children()[i].first;
+          rows[1 + k].phased = false;
+        }
+      }
       x = y;
+      i += ran;
     }
     t = Clock::now();
     Tensor loss = cross_entropy(x, b.target);
@@ -222,7 +235,7 @@ int run_profile(const BenchArgs& a, const Data& data) {
               peak, dram, cache);
   std::printf("step %.2f ms median wall time (%.0f img/s); the rows sum to %.2f ms\n\n", step_median,
               1e3 * static_cast<double>(a.profile_batch) / step_median, total_ms);
-  std::printf("%-26s %8s %8s %8s %6s %8s %8s %8s %6s %7s %6s  %s\n", "layer", "fwd ms", "bwd ms", "total", "share",
+  std::printf("%-32s %8s %8s %8s %6s %8s %8s %8s %6s %7s %6s  %s\n", "layer", "fwd ms", "bwd ms", "total", "share",
               "MFLOP", "GF/s fwd", "GF/s bwd", "%peak", "MB", "GB/s", "bound");
   nlohmann::json jrows = nlohmann::json::array();
   for (const Row& r : rows) {
@@ -240,7 +253,7 @@ int run_profile(const BenchArgs& a, const Data& data) {
     const char* bound = r.bytes == 0 ? "" : flops / r.bytes > balance ? "compute" : "memory";
     if (r.bytes > 0) std::snprintf(traffic, sizeof traffic, " %7.1f %6.1f", r.bytes / 1e6, r.bytes / r.ms() / 1e6);
     else std::snprintf(traffic, sizeof traffic, " %7s %6s", "", "");
-    std::printf("%-26s %8s %8s %8.3f %5.1f%%%s%s  %s\n", r.label.c_str(), fwd_s, bwd_s, r.ms(), 100.0 * r.ms() / total_ms,
+    std::printf("%-32s %8s %8s %8.3f %5.1f%%%s%s  %s\n", r.label.c_str(), fwd_s, bwd_s, r.ms(), 100.0 * r.ms() / total_ms,
                 gemm_s, traffic, bound);
     nlohmann::json j{{"name", r.label}, {"ms", r.ms()}, {"share", r.ms() / total_ms}};
     if (r.phased) j.update({{"fwd_ms", r.fwd_ms}, {"bwd_ms", r.bwd_ms}});

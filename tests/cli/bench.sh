@@ -36,7 +36,8 @@ for w in train64 train256 eval256 latency; do
   grep '^{' "$OUT" | grep -q "\"$w\":{" || fail "bench --json: no \"$w\" object"
 done
 expect_line '^peak RSS: [0-9.]+ MiB' "bench peak RSS line"
-for f in img_per_s img_per_s_min median_ms p99_ms peak_rss_mib; do expect_positive "$f" "bench --json"; done
+expect_line 'large tensor buffers: at most [0-9.]+ MiB in use' "bench tensor-buffer line"
+for f in img_per_s img_per_s_min median_ms p99_ms peak_rss_mib peak_tensor_buffers_mib; do expect_positive "$f" "bench --json"; done
 
 # ---- --only runs just those
 wick_ok "bench --only latency" bench --only latency "${TINY[@]}" --json
@@ -46,11 +47,12 @@ expect_positive median_ms "bench --only latency --json"
 
 # ---- --profile: a row per layer and per step part, the backward ops, the measured roofs
 wick_ok "bench --profile" bench --profile --profile-batch 8 --steps 2 --repeats 1 --warmup 1 --threads 2 --json
-for row in '0 Conv2d' '1 BatchNorm2d' '4 Conv2d' '9 Linear' '11 Linear' 'data loader wait' 'autograd engine' \
-  'optimizer step'; do
+for row in '0 Conv2d' '1 BatchNorm2d\+ReLU ' '2 ReLU: in row 1' '4 Conv2d' '9 Linear' '11 Linear' \
+  'data loader wait' 'autograd engine' 'optimizer step'; do
   expect_line "^$row" "bench --profile row \"$row\""
 done
 expect_line '^  conv2d +2 ' "bench --profile backward op conv2d (2 nodes per step)"
+expect_line '^  batch_norm_relu +2 ' "bench --profile backward op batch_norm_relu (fused, as in training)"
 expect_line '^sgemm peak [0-9.]+ GFLOP/s' "bench --profile sgemm peak"
 for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
 finish
