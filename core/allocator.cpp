@@ -1,6 +1,6 @@
 // The tensor buffer cache. Large requests are rounded up to one of eight classes per power of two
-// (at most 12.5% more than asked; pages past the request are never touched, so never resident) and
-// mapped with mmap. A freed buffer goes to its class's free list; a request takes the smallest
+// (at most 12.5% more than asked; a fresh buffer's pages past the request are never touched, so
+// never resident) and mapped with mmap. A freed buffer goes to its class's free list; a request takes the smallest
 // cached buffer of its class or of a class up to twice as large (so a step that frees a big
 // activation and then asks for a smaller one does not map more), and maps a new one only when
 // there is none. Nothing is unmapped except by release_cached_buffers() or when a mapping fails
@@ -120,6 +120,7 @@ void free_buffer(void* p, size_t nbytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   auto it = c.sizes.find(p);
+  WICK_CHECK(it != c.sizes.end(), "free_buffer: ", p, " is not a buffer in use (freed twice?)");
   const size_t size = it->second;
   c.sizes.erase(it);
   ASAN_POISON_MEMORY_REGION(p, size);

@@ -87,7 +87,11 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
     else node->next[i].leaf = inputs[i].impl_ptr();
   }
   node->saved_inputs.resize(inputs.size());
-  for (size_t i : saves.inputs) node->saved_inputs.at(i) = save(inputs.at(i));
+  for (size_t i : saves.inputs) {
+    WICK_CHECK(i < inputs.size() && inputs[i].defined(), "record ", name, ": Saves lists input ", i,
+               ", which is not a defined input of the op");
+    node->saved_inputs[i] = save(inputs[i]);
+  }
   if (saves.out) node->saved_out = save(out);
   node->shape = out.shape();
   node->fn = std::move(fn);
@@ -153,8 +157,19 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   r->grad_fn->grad = seed.impl_ptr();
   // Each node runs once all its consumers have added into its gradient; without retain_graph it
   // then drops what it saved, so activations are freed as the backward walks down the network.
-  for (size_t k = order.size(); k-- > 0;) {
-    std::shared_ptr<Node> node = std::move(order[k]);
+  // If a backward throws, the partial gradients of the nodes not yet run are dropped, so that a
+  // retried backward through a retained graph does not add them in again.
+  size_t k = order.size();
+  struct DropPartials {
+    std::vector<std::shared_ptr<Node>>& order;
+    size_t& k;
+    ~DropPartials() {
+      for (size_t j = 0; j < k; ++j)
+        if (order[j]) order[j]->grad.reset();
+    }
+  } drop_partials{order, k};
+  while (k > 0) {
+    std::shared_ptr<Node> node = std::move(order[--k]);
     const Tensor grad_out(std::move(node->grad));
     if (grad_out.defined()) {
       BackwardCtx ctx(*node, grad_out);

@@ -50,7 +50,7 @@ struct TensorImpl {
   int64_t offset = 0;  // in elements
   Dtype dtype = Dtype::Float32;
   bool requires_grad = false;
-  std::shared_ptr<TensorImpl> grad;  // a leaf's .grad(); inside backward, any node's accumulator
+  std::shared_ptr<TensorImpl> grad;  // a leaf's .grad() (a non-leaf's accumulates in its Node)
   std::shared_ptr<Node> grad_fn;     // null for leaves
 };
 

@@ -1,6 +1,7 @@
 // core/allocator.h: large tensor buffers are cached and reused by size class, small ones come from
 // malloc, and a training loop stops mapping memory after its first step.
 #include <cstdint>
+#include <thread>
 
 #include "helpers.h"
 
@@ -70,4 +71,21 @@ TEST_CASE("a training loop maps no new memory after its first step") {
   const size_t mapped = step();
   CHECK(mapped > first);
   for (int k = 0; k < 3; ++k) CHECK(step() == mapped);
+}
+
+TEST_CASE("threads allocating and freeing at once keep the accounting exact") {
+  const BufferStats start = buffer_stats();
+  auto churn = [](size_t seed) {
+    for (size_t k = 0; k < 500; ++k) {
+      const size_t n = (size_t(128) << 10) * (1 + (k * 7 + seed) % 5);
+      void* p = allocate_buffer(n);
+      static_cast<char*>(p)[n - 1] = 1;
+      free_buffer(p, n);
+    }
+  };
+  std::thread a(churn, 1), b(churn, 2);
+  churn(3);
+  a.join();
+  b.join();
+  CHECK(buffer_stats().in_use == start.in_use);
 }

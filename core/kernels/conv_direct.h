@@ -20,7 +20,7 @@ inline constexpr int64_t kDirectMinWidth = 24;
 // kDirectMinWidth.
 bool direct_conv_fits(const Conv2dGeom& g);
 
-// As conv2d_forward without cols: x (n, c, h, w), w (o, c, kh, kw), b (o) or null -> out
+// As conv2d_forward: x (n, c, h, w), w (o, c, kh, kw), b (o) or null -> out
 // (n, o, oh, ow) (assigned), then max(out, 0) when relu (NaN kept).
 void conv2d_direct_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu,
                            float* out);
