@@ -78,9 +78,26 @@ void* map_pages(size_t size) {
   throw Error("out of memory allocating " + std::to_string(nbytes) + " bytes for a tensor");
 }
 
+thread_local AllocationLimit* innermost_limit = nullptr;
+
+std::string mib(size_t bytes) {
+  return std::to_string((bytes + (size_t(1) << 20) - 1) >> 20) + " MiB";
+}
+
 }  // namespace
 
+AllocationLimit::AllocationLimit(size_t bytes) : left_(bytes), outer_(innermost_limit) { innermost_limit = this; }
+AllocationLimit::~AllocationLimit() { innermost_limit = outer_; }
+
+void AllocationLimit::charge(size_t nbytes) {
+  for (AllocationLimit* l = innermost_limit; l; l = l->outer_)
+    if (nbytes > l->left_)
+      throw Error("a tensor of " + mib(nbytes) + " would pass the memory limit (" + mib(l->left_) + " left of it)");
+  for (AllocationLimit* l = innermost_limit; l; l = l->outer_) l->left_ -= nbytes;
+}
+
 void* allocate_buffer(size_t nbytes) {
+  AllocationLimit::charge(nbytes);
   if (nbytes < kLarge) {
     void* p = std::aligned_alloc(kAlign, std::max(kAlign, (nbytes + kAlign - 1) / kAlign * kAlign));
     if (!p) out_of_memory(nbytes);

@@ -13,6 +13,24 @@ void* allocate_buffer(size_t nbytes);
 // Gives back a buffer of allocate_buffer(nbytes), with the same nbytes.
 void free_buffer(void* p, size_t nbytes);
 
+// While one is alive, the tensors this thread allocates may take at most `bytes` in all; the one
+// that would pass the limit throws wick::Error before anything is allocated. What builds a model
+// from a file's description sets one, so a hostile size fails cheaply. Limits nest (the innermost
+// applies, and what it lets through counts against the outer ones too).
+class AllocationLimit {
+ public:
+  explicit AllocationLimit(size_t bytes);
+  ~AllocationLimit();
+  AllocationLimit(const AllocationLimit&) = delete;
+  AllocationLimit& operator=(const AllocationLimit&) = delete;
+  // Throws when nbytes more would pass this limit or an enclosing one; else counts them.
+  static void charge(size_t nbytes);
+
+ private:
+  size_t left_;
+  AllocationLimit* outer_;
+};
+
 struct BufferStats {
   size_t in_use = 0;  // bytes of large-buffer classes held by tensors
   size_t cached = 0;  // bytes of freed large buffers kept for reuse

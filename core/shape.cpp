@@ -8,8 +8,14 @@
 namespace wick {
 
 int64_t numel_of(const Shape& shape) {
+  // At most 2^60 elements, so a byte count (8 bytes an element at most) cannot wrap either.
+  constexpr int64_t kMax = int64_t(1) << 60;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    WICK_CHECK(d >= 0, "shape ", shape_str(shape), " has a negative size");
+    WICK_CHECK(!__builtin_mul_overflow(n, d, &n) && n <= kMax, "shape ", shape_str(shape),
+               " has more than 2^60 elements");
+  }
   return n;
 }
 

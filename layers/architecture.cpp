@@ -1,255 +1,373 @@
-// A small recursive-descent parser for module printouts, and one builder per layer type.
+// Descriptions <-> module trees: a Fields reader over a JSON object (every value checked, every
+// refusal naming its path), a Fields writer into one, module state, and Module::clone().
 #include "layers/architecture.h"
 
-#include <algorithm>
-#include <cctype>
-#include <cstdint>
-#include <functional>
+#include <cmath>
+#include <fstream>
 #include <map>
-#include <optional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
+#include "core/allocator.h"
+#include "core/autograd.h"
+#include "layers/init.h"
 #include "layers/nn.h"
+#include "layers/registry.h"
+#include "layers/serialize.h"
 
 namespace wick::nn {
 namespace {
 
-struct Value {
-  std::optional<double> number;
-  std::vector<double> tuple;
-  std::string word;  // True, False, None, or a bare identifier
+using Json = nlohmann::ordered_json;
+constexpr int64_t kMaxInt = (int64_t(1) << 31) - 1;  // sizes, strides, dims: beyond this is hostile
+
+// An error already naming its place in the description (not to be prefixed again).
+struct DescriptionError : Error {
+  using Error::Error;
 };
 
-struct Args {
-  std::string type;
-  std::vector<Value> positional;
-  std::map<std::string, Value> named;
-
-  [[noreturn]] void fail(const std::string& what) const { detail::fail("architecture: ", type, ": ", what); }
-  const Value* find(const std::string& key) const {
-    auto it = named.find(key);
-    return it == named.end() ? nullptr : &it->second;
-  }
-  double number(const Value& v, const std::string& key) const {
-    if (!v.number) fail(key + " should be a number");
-    return *v.number;
-  }
-  // The integer at positional index `pos`, or else the one named `key`.
-  int64_t integer(const std::string& key, size_t pos = SIZE_MAX) const {
-    if (pos < positional.size()) return static_cast<int64_t>(number(positional[pos], key));
-    const Value* v = find(key);
-    if (!v) fail("missing " + key);
-    return static_cast<int64_t>(number(*v, key));
-  }
-  template <typename T>
-  T get(const std::string& key, T fallback) const {
-    const Value* v = find(key);
-    if (!v) return fallback;
-    if constexpr (std::is_same_v<T, bool>) {
-      if (v->word != "True" && v->word != "False") fail(key + " should be True or False");
-      return v->word == "True";
-    } else if constexpr (std::is_same_v<T, Size2>) {
-      if (v->number) return Size2(static_cast<int64_t>(*v->number));
-      if (v->tuple.size() == 2) return Size2(static_cast<int64_t>(v->tuple[0]), static_cast<int64_t>(v->tuple[1]));
-      fail(key + " should be a number or a pair");
-    } else {
-      return static_cast<T>(number(*v, key));
-    }
-  }
-  void only(std::initializer_list<const char*> keys, size_t max_positional) const {
-    if (positional.size() > max_positional) fail("too many positional arguments");
-    for (const auto& [k, v] : named)
-      if (std::find_if(keys.begin(), keys.end(), [&](const char* s) { return k == s; }) == keys.end())
-        fail("unknown option " + k);
-  }
-};
-
-std::shared_ptr<Module> build(const Args& a) {
-  const std::string& t = a.type;
-  if (t == "Conv2d") {
-    a.only({"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}, 2);
-    return std::make_shared<Conv2dImpl>(Conv2dOptions(a.integer("in_channels", 0), a.integer("out_channels", 1),
-                                                      a.get<Size2>("kernel_size", 1))
-                                            .stride(a.get<Size2>("stride", 1))
-                                            .padding(a.get<Size2>("padding", 0))
-                                            .dilation(a.get<Size2>("dilation", 1))
-                                            .groups(a.get<int64_t>("groups", 1))
-                                            .bias(a.get<bool>("bias", true)));
-  }
-  if (t == "Linear") {
-    a.only({"in_features", "out_features", "bias"}, 0);
-    return std::make_shared<LinearImpl>(
-        LinearOptions(a.integer("in_features"), a.integer("out_features")).bias(a.get<bool>("bias", true)));
-  }
-  if (t == "BatchNorm1d" || t == "BatchNorm2d") {
-    a.only({"num_features", "eps", "momentum", "affine", "track_running_stats", "mode"}, 1);
-    BatchNormOptions o(a.integer("num_features", 0));
-    o.eps(a.get<double>("eps", 1e-5)).affine(a.get<bool>("affine", true));
-    o.track_running_stats(a.get<bool>("track_running_stats", true));
-    const Value* m = a.find("momentum");
-    if (m && m->word == "None") o.momentum(std::nullopt);
-    else if (m) o.momentum(a.number(*m, "momentum"));
-    std::shared_ptr<BatchNormImplBase> bn;
-    if (t == "BatchNorm1d") bn = std::make_shared<BatchNorm1dImpl>(o);
-    else bn = std::make_shared<BatchNorm2dImpl>(o);
-    if (const Value* mode = a.find("mode")) {
-      if (mode->word == "frozen") bn->set_mode(BatchNormMode::Frozen);
-      else if (mode->word == "batch-stats") bn->set_mode(BatchNormMode::BatchStats);
-      else if (mode->word != "auto") a.fail("unknown mode " + mode->word);
-    }
-    return bn;
-  }
-  if (t == "MaxPool2d") {
-    a.only({"kernel_size", "stride", "padding", "dilation", "ceil_mode"}, 0);
-    Size2 k = a.get<Size2>("kernel_size", 1);
-    return std::make_shared<MaxPool2dImpl>(MaxPool2dOptions(k)
-                                               .stride(a.get<Size2>("stride", k))
-                                               .padding(a.get<Size2>("padding", 0))
-                                               .dilation(a.get<Size2>("dilation", 1))
-                                               .ceil_mode(a.get<bool>("ceil_mode", false)));
-  }
-  if (t == "AvgPool2d") {
-    a.only({"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"}, 0);
-    Size2 k = a.get<Size2>("kernel_size", 1);
-    return std::make_shared<AvgPool2dImpl>(AvgPool2dOptions(k)
-                                               .stride(a.get<Size2>("stride", k))
-                                               .padding(a.get<Size2>("padding", 0))
-                                               .ceil_mode(a.get<bool>("ceil_mode", false))
-                                               .count_include_pad(a.get<bool>("count_include_pad", true)));
-  }
-  if (t == "AdaptiveAvgPool2d") {
-    a.only({"output_size"}, 0);
-    return std::make_shared<AdaptiveAvgPool2dImpl>(a.get<Size2>("output_size", 1));
-  }
-  if (t == "Flatten") {
-    a.only({"start_dim", "end_dim"}, 0);
-    return std::make_shared<FlattenImpl>(
-        FlattenOptions().start_dim(a.get<int64_t>("start_dim", 1)).end_dim(a.get<int64_t>("end_dim", -1)));
-  }
-  if (t == "Dropout") {
-    a.only({"p", "inplace"}, 0);
-    if (a.get<bool>("inplace", false)) a.fail("inplace=True is not supported");
-    return std::make_shared<DropoutImpl>(a.get<double>("p", 0.5));
-  }
-  if (t == "LeakyReLU") {
-    a.only({"negative_slope", "inplace"}, 0);
-    return std::make_shared<LeakyReLUImpl>(LeakyReLUOptions().negative_slope(a.get<double>("negative_slope", 0.01)));
-  }
-  a.only({"inplace"}, 0);
-  if (t == "Sequential") return std::make_shared<SequentialImpl>();
-  if (t == "ReLU") return std::make_shared<ReLUImpl>();
-  if (t == "Sigmoid") return std::make_shared<SigmoidImpl>();
-  if (t == "Tanh") return std::make_shared<TanhImpl>();
-  if (t == "Identity") return std::make_shared<IdentityImpl>();
-  detail::fail("architecture: unknown module type \"", t, "\"");
+[[noreturn]] void refuse(const std::string& path, const std::string& what) {
+  throw DescriptionError(path.empty() ? what : path + ": " + what);
 }
 
-class Parser {
- public:
-  explicit Parser(const std::string& s) : s_(s) {}
+std::string join(const std::string& path, const std::string& name) { return path.empty() ? name : path + "." + name; }
 
-  std::shared_ptr<Module> parse_all() {
-    auto m = module();
-    skip_space();
-    if (pos_ != s_.size()) error("unexpected text after the model");
-    return m;
+// A JSON value in a message, cut short.
+std::string brief(const Json& v) {
+  std::string s = v.dump();
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+const char* expectation(Check check, const char* kind) {
+  static thread_local std::string s;
+  switch (check) {
+    case Check::Positive: s = std::string("a positive ") + kind; break;
+    case Check::NonNegative: s = std::string("a non-negative ") + kind; break;
+    case Check::Unit: s = std::string("a ") + kind + " in [0, 1]"; break;
+    default: s = std::string(kind[0] == 'i' ? "an " : "a ") + kind;
+  }
+  return s.c_str();
+}
+
+bool passes(double v, Check check) {
+  switch (check) {
+    case Check::Positive: return v > 0;
+    case Check::NonNegative: return v >= 0;
+    case Check::Unit: return v >= 0 && v <= 1;
+    default: return true;
+  }
+}
+
+struct BuildContext {
+  ArchitectureLimits limits;
+  int64_t modules = 0;
+};
+
+std::shared_ptr<Module> build(const Json& j, const std::string& path, int64_t depth, BuildContext& ctx,
+                              bool named_entry);
+
+// Reads a config's fields out of one JSON object; finish() refuses keys no field took.
+class Reader : public Fields {
+ public:
+  Reader(const Json& obj, std::string path, int64_t depth, BuildContext* ctx)
+      : obj_(obj), path_(std::move(path)), depth_(depth), ctx_(ctx) {}
+  bool reading() const override { return true; }
+  void take(const char* key) { taken_.insert(key); }
+
+  void finish(const std::string& type) const {
+    for (const auto& [key, v] : obj_.items()) {
+      if (taken_.count(key)) continue;
+      std::string known;
+      for (const auto& k : fields_) known += (known.empty() ? "" : ", ") + k;
+      refuse(path_, type + " has no field \"" + key + "\"" +
+                        (known.empty() ? " (it takes none)" : " (its fields: " + known + ")"));
+    }
+  }
+
+  void visit(const char* name, int64_t& v, Check check, bool required) override {
+    if (const Json* j = get(name, required)) v = integer(*j, name, check);
+  }
+  void visit(const char* name, double& v, Check check, bool required) override {
+    if (const Json* j = get(name, required)) v = real(*j, name, check);
+  }
+  void visit(const char* name, std::optional<double>& v, Check check, bool required) override {
+    if (const Json* j = get(name, required)) v = j->is_null() ? std::nullopt : std::optional(real(*j, name, check));
+  }
+  void visit(const char* name, bool& v, Check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    if (!j->is_boolean()) refuse(join(path_, name), "expected true or false, got " + brief(*j));
+    v = j->get<bool>();
+  }
+  void visit(const char* name, Size2& v, Check check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    if (j->is_array()) {
+      if (j->size() != 2) refuse(join(path_, name), "expected a number or a [height, width] pair, got " + brief(*j));
+      v = Size2(integer((*j)[0], name, check), integer((*j)[1], name, check));
+    } else {
+      v = Size2(integer(*j, name, check));
+    }
+  }
+  void visit(const char* name, std::string& v, Check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    if (!j->is_string()) refuse(join(path_, name), "expected a string, got " + brief(*j));
+    v = j->get<std::string>();
+  }
+  void visit(const char* name, std::shared_ptr<Module>& v, Check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    v = j->is_null() ? nullptr : build(*j, join(path_, name), depth_ + 1, context(), false);
+  }
+  void visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    const std::string at = join(path_, name);
+    if (!j->is_array()) refuse(at, "expected a list of modules, got " + brief(*j));
+    v.clear();
+    for (size_t i = 0; i < j->size(); ++i) {
+      const Json& entry = (*j)[i];
+      std::string child = at + "[" + std::to_string(i) + "]";
+      std::string key = std::to_string(i);
+      if (entry.is_object() && entry.contains("name")) {
+        const Json& n = entry["name"];
+        if (!n.is_string() || n.get<std::string>().empty() || n.get<std::string>().find('.') != std::string::npos)
+          refuse(child + ".name", "expected a non-empty name without '.', got " + brief(n));
+        key = n.get<std::string>();
+      }
+      v.emplace_back(key, build(entry, child, depth_ + 1, context(), true));
+    }
   }
 
  private:
-  [[noreturn]] void error(const std::string& what) const {
-    detail::fail("architecture: ", what, " at offset ", pos_, " of the model description");
+  BuildContext& context() const {
+    WICK_CHECK(ctx_ != nullptr, path_, ": module state cannot hold modules");
+    return *ctx_;
   }
-  void skip_space() {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  bool accept(char c) {
-    skip_space();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
+  const Json* get(const char* name, bool required) {
+    fields_.push_back(name);
+    taken_.insert(name);
+    auto it = obj_.find(name);
+    if (it == obj_.end()) {
+      if (required) refuse(path_, "missing the required field \"" + std::string(name) + "\"");
+      return nullptr;
     }
-    return false;
+    return &*it;
   }
-  void expect(char c) {
-    if (!accept(c)) error(std::string("expected '") + c + "'");
-  }
-  std::string word() {
-    skip_space();
-    size_t b = pos_;
-    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || s_[pos_] == '-'))
-      ++pos_;
-    if (b == pos_) error("expected a name");
-    return s_.substr(b, pos_ - b);
-  }
-  double number() {
-    skip_space();
-    const char* begin = s_.c_str() + pos_;
-    char* end = nullptr;
-    double v = std::strtod(begin, &end);
-    if (end == begin) error("expected a number");
-    pos_ += static_cast<size_t>(end - begin);
+  int64_t integer(const Json& j, const char* name, Check check) const {
+    bool in_range = false;
+    int64_t v = 0;
+    if (j.is_number_unsigned()) {
+      in_range = j.get<uint64_t>() <= static_cast<uint64_t>(kMaxInt);
+      if (in_range) v = j.get<int64_t>();
+    } else if (j.is_number_integer()) {
+      v = j.get<int64_t>();
+      in_range = v >= -kMaxInt && v <= kMaxInt;
+    }
+    if (!in_range || !passes(static_cast<double>(v), check))
+      refuse(join(path_, name), std::string("expected ") + expectation(check, "integer") +
+                                    (j.is_number_integer() && !in_range ? " of at most 2^31 - 1" : "") + ", got " +
+                                    brief(j));
     return v;
   }
-  bool at_number() {
-    skip_space();
-    return pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '-' || s_[pos_] == '.');
-  }
-  Value value() {
-    Value v;
-    if (accept('(')) {
-      do v.tuple.push_back(number());
-      while (accept(','));
-      expect(')');
-    } else if (at_number()) {
-      v.number = number();
-    } else {
-      v.word = word();
-    }
-    return v;
+  double real(const Json& j, const char* name, Check check) const {
+    if (!j.is_number() || !std::isfinite(j.get<double>()) || !passes(j.get<double>(), check))
+      refuse(join(path_, name), std::string("expected ") + expectation(check, "finite number") + ", got " + brief(j));
+    return j.get<double>();
   }
 
-  std::shared_ptr<Module> module() {
-    Args a;
-    a.type = word();
-    expect('(');
-    skip_space();
-    if (pos_ < s_.size() && s_[pos_] == '(') return children(a.type);
-    if (!accept(')')) {
-      do {
-        skip_space();
-        if (pos_ < s_.size() && (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) {
-          Value v;
-          v.word = word();
-          if (accept('=')) a.named[v.word] = value();
-          else a.positional.push_back(v);
-        } else {
-          a.positional.push_back(value());
-        }
-      } while (accept(','));
-      expect(')');
-    }
-    return build(a);
-  }
-
-  std::shared_ptr<Module> children(const std::string& type) {
-    if (type != "Sequential") error(type + " cannot hold child modules here");
-    auto seq = std::make_shared<SequentialImpl>();
-    while (accept('(')) {
-      std::string key = word();
-      if (key != std::to_string(seq->size())) error("Sequential child \"" + key + "\" is out of order");
-      expect(')');
-      expect(':');
-      seq->add(module());
-    }
-    expect(')');
-    return seq;
-  }
-
-  const std::string& s_;
-  size_t pos_ = 0;
+  const Json& obj_;
+  std::string path_;
+  int64_t depth_;
+  BuildContext* ctx_;
+  std::set<std::string> taken_;
+  std::vector<std::string> fields_;
 };
+
+std::shared_ptr<Module> build(const Json& j, const std::string& path, int64_t depth, BuildContext& ctx,
+                              bool named_entry) {
+  if (depth > ctx.limits.max_depth())
+    refuse(path, "modules nested more than " + std::to_string(ctx.limits.max_depth()) + " deep");
+  if (++ctx.modules > ctx.limits.max_modules())
+    refuse(path, "more than " + std::to_string(ctx.limits.max_modules()) + " modules in all");
+  if (!j.is_object()) refuse(path, "expected a module (an object with a \"type\"), got " + brief(j));
+  auto t = j.find("type");
+  if (t == j.end() || !t->is_string()) refuse(path, "expected a \"type\" naming a registered module");
+  const std::string type = t->get<std::string>();
+  const ModuleType* mt = find_type(type);
+  if (!mt) {
+    std::string known;
+    for (const auto& n : registered_names()) known += (known.empty() ? "" : ", ") + n;
+    refuse(join(path, "type"), "unknown module type \"" + type + "\" (registered: " + known + ")");
+  }
+  Reader r(j, path, depth, &ctx);
+  r.take("type");
+  if (named_entry) r.take("name");
+  std::shared_ptr<Module> m;
+  try {
+    m = mt->build(r);
+  } catch (const DescriptionError&) {
+    throw;
+  } catch (const Error& e) {
+    refuse(path, e.what());  // the constructor's own check, e.g. "Conv2d: groups=3 must divide ..."
+  }
+  r.finish(type);
+  return m;
+}
+
+// Writes a config's fields into a JSON object.
+class Writer : public Fields {
+ public:
+  explicit Writer(std::string path) : path_(std::move(path)) {}
+  bool reading() const override { return false; }
+  Json& json() { return obj_; }
+
+  void visit(const char* name, int64_t& v, Check, bool) override { obj_[name] = v; }
+  void visit(const char* name, double& v, Check, bool) override { obj_[name] = v; }
+  void visit(const char* name, std::optional<double>& v, Check, bool) override {
+    obj_[name] = v ? Json(*v) : Json(nullptr);
+  }
+  void visit(const char* name, bool& v, Check, bool) override { obj_[name] = v; }
+  void visit(const char* name, Size2& v, Check, bool) override {
+    obj_[name] = v[0] == v[1] ? Json(v[0]) : Json::array({v[0], v[1]});
+  }
+  void visit(const char* name, std::string& v, Check, bool) override { obj_[name] = v; }
+  void visit(const char* name, std::shared_ptr<Module>& v, Check, bool) override;
+  void visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, bool) override;
+
+ private:
+  std::string path_;
+  Json obj_ = Json::object();
+};
+
+Json describe(const Module& m, const std::string& path, const std::string& name = "") {
+  const ModuleType* mt = find_type(typeid(m));
+  WICK_CHECK(mt != nullptr, "architecture: ", path.empty() ? "the model" : path, " is a ", m.type_name(),
+             ", which is not registered (register it once, e.g. WICK_REGISTER(", m.type_name(), ", \"",
+             m.type_name(), "\"), see docs/modules.md)");
+  Writer w(path);
+  if (!name.empty()) w.json()["name"] = name;
+  w.json()["type"] = mt->name;
+  mt->describe(m, w);
+  return std::move(w.json());
+}
+
+void Writer::visit(const char* name, std::shared_ptr<Module>& v, Check, bool) {
+  obj_[name] = v ? describe(*v, join(path_, name)) : Json(nullptr);
+}
+
+void Writer::visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, bool) {
+  Json list = Json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string& key = v[i].first;
+    list.push_back(describe(*v[i].second, join(path_, name) + "[" + std::to_string(i) + "]",
+                            key == std::to_string(i) ? "" : key));
+  }
+  obj_[name] = std::move(list);
+}
+
+Json parse(const std::string& text, const std::string& what) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    std::string msg = e.what();
+    size_t cut = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
+    detail::fail(what, " is not valid JSON: ", cut == std::string::npos ? msg : msg.substr(cut + 2));
+  }
+}
 
 }  // namespace
 
-std::shared_ptr<Module> module_from_repr(const std::string& text) { return Parser(text).parse_all(); }
+std::string architecture_json(const Module& module, int indent) { return describe(module, "").dump(indent); }
+
+std::shared_ptr<Module> module_from_json(const std::string& text, const ArchitectureLimits& limits) {
+  Json j = parse(text, "the architecture");
+  BuildContext ctx{limits};
+  AllocationLimit memory(static_cast<size_t>(std::max<int64_t>(limits.max_bytes(), 0)));
+  try {
+    return build(j, "", 0, ctx, false);
+  } catch (const DescriptionError& e) {
+    throw Error(std::string("architecture: ") + e.what());
+  }
+}
+
+std::shared_ptr<Module> load_architecture(const std::string& path, const ArchitectureLimits& limits) {
+  constexpr std::streamoff kMaxFile = 64 << 20;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  WICK_CHECK(in, path, ": cannot open the file");
+  const std::streamoff size = in.tellg();
+  WICK_CHECK(size >= 0 && size <= kMaxFile, path, ": an architecture file is at most 64 MiB, this one is ", size,
+             " bytes");
+  std::string text(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(text.data(), size);
+  WICK_CHECK(in, path, ": cannot read the file");
+  try {
+    return module_from_json(text, limits);
+  } catch (const Error& e) {
+    detail::fail(path, ": ", e.what());
+  }
+}
+
+std::string module_state_json(const Module& module) {
+  Json state = Json::object();
+  for (auto& [name, m] : const_cast<Module&>(module).named_modules()) {
+    Writer w(name);
+    m->extra_state(w);
+    if (!w.json().empty()) state[name] = std::move(w.json());
+  }
+  return state.dump();
+}
+
+void apply_module_state(Module& module, const std::string& text) {
+  Json state = parse(text, "the module state");
+  WICK_CHECK(state.is_object(), "module state: expected an object of module names, got ", brief(state));
+  std::map<std::string, std::shared_ptr<Module>> modules;
+  for (auto& [name, m] : module.named_modules()) modules.emplace(name, m);
+  try {
+    for (const auto& [name, fields] : state.items()) {
+      auto it = modules.find(name);
+      if (it == modules.end()) refuse("module state", "there is no module named \"" + name + "\"");
+      if (!fields.is_object()) refuse("module state." + name, "expected an object, got " + brief(fields));
+      Reader r(fields, "module state." + name, 0, nullptr);
+      try {
+        it->second->extra_state(r);
+      } catch (const DescriptionError&) {
+        throw;
+      } catch (const Error& e) {
+        refuse("module state." + name, e.what());
+      }
+      r.finish(it->second->type_name());
+    }
+  } catch (const DescriptionError& e) {
+    throw Error(e.what());
+  }
+}
+
+std::shared_ptr<Module> Module::clone() const {
+  std::shared_ptr<Module> copy;
+  {
+    init::SkipInit skip;  // every tensor is overwritten below: draw no random numbers for them
+    BuildContext ctx{ArchitectureLimits().max_bytes(INT64_MAX).max_modules(INT64_MAX).max_depth(INT64_MAX)};
+    copy = build(describe(*this, ""), "", 0, ctx, false);
+  }
+  // Modes first: freezing a BatchNorm remembers whether its weights wanted gradients before.
+  apply_module_state(*copy, module_state_json(*this));
+  auto src = state_dict(*this), dst = state_dict(*copy);
+  WICK_CHECK(src.size() == dst.size(), "clone: ", type_name(), " built from its config has ", dst.size(),
+             " tensors, the original ", src.size(), " (does its config hold every option?)");
+  NoGradGuard g;
+  for (size_t i = 0; i < src.size(); ++i) {
+    WICK_CHECK(src[i].first == dst[i].first && src[i].second.shape() == dst[i].second.shape(), "clone: ",
+               src[i].first, " differs in the copy built from the config (does it hold every option?)");
+    dst[i].second.copy_(src[i].second);
+    if (dst[i].second.is_leaf()) dst[i].second.requires_grad_(src[i].second.requires_grad());
+  }
+  auto from = const_cast<Module&>(*this).named_modules(), to = copy->named_modules();
+  for (size_t i = 0; i < from.size() && i < to.size(); ++i) to[i].second->train(from[i].second->is_training());
+  return copy;
+}
 
 }  // namespace wick::nn

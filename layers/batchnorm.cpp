@@ -20,6 +20,27 @@ const char* mode_name(BatchNormMode mode) {
   return "?";
 }
 
+BatchNormMode mode_from_name(const std::string& name) {
+  for (BatchNormMode m : {BatchNormMode::Auto, BatchNormMode::Frozen, BatchNormMode::BatchStats})
+    if (name == mode_name(m)) return m;
+  detail::fail("unknown BatchNorm mode \"", name, "\" (auto, frozen, batch-stats)");
+}
+
+void BatchNormOptions::fields(Fields& f) {
+  f.required("num_features", num_features_, Check::Positive);
+  f.optional("eps", eps_, Check::Positive);
+  f.optional("momentum", momentum_, Check::Unit);
+  f.optional("affine", affine_);
+  f.optional("track_running_stats", track_running_stats_);
+}
+
+void BatchNormImplBase::extra_state(Fields& f) {
+  if (!f.reading() && mode_ == BatchNormMode::Auto) return;
+  std::string name = mode_name(mode_);
+  f.optional("mode", name);
+  set_mode(mode_from_name(name));
+}
+
 BatchNormImplBase::BatchNormImplBase(const BatchNormOptions& options) : options(options) {
   int64_t c = options.num_features();
   WICK_CHECK(c > 0, "BatchNorm: num_features must be positive, got ", c);
@@ -51,6 +72,24 @@ void BatchNormImplBase::reset_parameters() {
   NoGradGuard g;
   weight.fill_(1.0);
   bias.zero_();
+}
+
+void BatchNormImplBase::share_state_of(const BatchNormImplBase& other) {
+  WICK_CHECK(other.weight.defined() == weight.defined() && other.running_mean.defined() == running_mean.defined(),
+             type_name(), ": share_state_of needs a layer with the same tensors");
+  if (weight.defined()) {
+    weight = reset_tensor("weight", other.weight);
+    bias = reset_tensor("bias", other.bias);
+  }
+  if (running_mean.defined()) {
+    running_mean = reset_tensor("running_mean", other.running_mean);
+    running_var = reset_tensor("running_var", other.running_var);
+    num_batches_tracked = reset_tensor("num_batches_tracked", other.num_batches_tracked);
+  }
+  mode_ = other.mode_;
+  grad_before_freeze_ = other.grad_before_freeze_;
+  warned_unseen_ = other.warned_unseen_;
+  train(other.is_training());
 }
 
 void BatchNormImplBase::set_mode(BatchNormMode mode) {

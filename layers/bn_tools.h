@@ -48,12 +48,14 @@ int64_t recalibrate_batchnorm(Module& model, Range& batches, int64_t max_batches
       max_batches);
 }
 
-// A new model, in eval mode, where each Conv2d followed by a BatchNorm2d (and each Linear followed by
-// a BatchNorm1d) inside a Sequential becomes one layer with
-//   s = γ / sqrt(running_var + eps),  W' = W·s (per output channel),  b' = (b − running_mean)·s + β.
-// Its outputs equal the original's eval-mode outputs (within float rounding). Layers that cannot be
-// folded (no running statistics, batch-stats mode) are copied as they are. `folded` (optional)
-// receives how many BatchNorm layers were folded away.
+// A new model (a clone), in eval mode, where each Conv2d directly followed by a BatchNorm2d (and
+// each Linear directly followed by a BatchNorm1d) in a container's layer list (Sequential, a
+// Residual's body; anywhere in the tree) becomes one layer with
+//   s = γ / sqrt(running_var + eps),  W' = W·s (per output channel),  b' = (b − running_mean)·s + β,
+// and the BatchNorm's slot an Identity (so the other layers keep their names, as PyTorch's
+// fuse_modules). Its outputs equal the original's eval-mode outputs (within float rounding).
+// BatchNorms that cannot be folded (no running statistics, batch-stats mode) stay. `folded`
+// (optional) receives how many BatchNorm layers were folded away.
 std::shared_ptr<Module> fold_batchnorm(const Module& model, int* folded = nullptr);
 
 template <typename Impl>

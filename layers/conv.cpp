@@ -22,6 +22,17 @@ Conv2dImpl::Conv2dImpl(const Conv2dOptions& options) : options(options) {
   reset_parameters();
 }
 
+void Conv2dOptions::fields(Fields& f) {
+  f.required("in_channels", in_channels_, Check::Positive);
+  f.required("out_channels", out_channels_, Check::Positive);
+  f.required("kernel_size", kernel_size_, Check::Positive);
+  f.optional("stride", stride_, Check::Positive);
+  f.optional("padding", padding_, Check::NonNegative);
+  f.optional("dilation", dilation_, Check::Positive);
+  f.optional("groups", groups_, Check::Positive);
+  f.optional("bias", bias_);
+}
+
 void Conv2dImpl::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {

@@ -15,6 +15,17 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& w);
 // "leaky_relu" sqrt(2 / (1 + param^2)).
 double calculate_gain(const std::string& nonlinearity, double param = 0.01);
 
+// While one is alive, uniform_ and normal_ (and the initializers built on them) leave tensors as
+// they are and draw nothing, on this thread: for clone() and loading, which overwrite every tensor
+// right after building the modules, so copying a model does not move the random stream.
+class SkipInit {
+ public:
+  SkipInit();
+  ~SkipInit();
+  SkipInit(const SkipInit&) = delete;
+  SkipInit& operator=(const SkipInit&) = delete;
+};
+
 Tensor& uniform_(Tensor& t, double lo = 0.0, double hi = 1.0);
 Tensor& normal_(Tensor& t, double mean = 0.0, double std = 1.0);
 Tensor& constant_(Tensor& t, double value);

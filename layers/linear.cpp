@@ -18,6 +18,12 @@ LinearImpl::LinearImpl(const LinearOptions& options) : options(options) {
   reset_parameters();
 }
 
+void LinearOptions::fields(Fields& f) {
+  f.required("in_features", in_features_, Check::Positive);
+  f.required("out_features", out_features_, Check::Positive);
+  f.optional("bias", bias_);
+}
+
 void LinearImpl::reset_parameters() {
   // PyTorch: kaiming_uniform_(a = sqrt(5)) gives bound 1/sqrt(fan_in); the bias uses the same bound.
   init::kaiming_uniform_(weight, std::sqrt(5.0));
@@ -37,6 +43,11 @@ Tensor LinearImpl::forward(const Tensor& x) {
 std::string LinearImpl::extra_repr() const {
   return "in_features=" + std::to_string(options.in_features()) +
          ", out_features=" + std::to_string(options.out_features()) + ", bias=" + (options.bias() ? "True" : "False");
+}
+
+void FlattenOptions::fields(Fields& f) {
+  f.optional("start_dim", start_dim_);
+  f.optional("end_dim", end_dim_);
 }
 
 Tensor FlattenImpl::forward(const Tensor& x) { return x.flatten(options.start_dim(), options.end_dim()); }

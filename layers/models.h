@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/sequential.h"
+#include "layers/containers.h"
 
 namespace wick::nn {
 

@@ -20,24 +20,20 @@ void Module::train(bool on) {
 void Module::check_new_name(const std::string& name, const char* what) const {
   WICK_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": invalid ", what,
              " name \"", name, "\" (must be non-empty, without '.')");
-  auto taken = [&](const auto& list) {
-    for (const auto& [n, v] : list)
-      if (n == name) return true;
-    return false;
-  };
-  WICK_CHECK(!taken(params_) && !taken(buffers_) && !taken(children_), type_name(), ": the name \"", name,
-             "\" is already registered");
+  WICK_CHECK(!names_.count(name), type_name(), ": the name \"", name, "\" is already registered");
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
   check_new_name(name, "parameter");
   if (t.defined()) t.requires_grad_(requires_grad);
+  names_.insert(name);
   params_.emplace_back(name, t);
   return params_.back().second;
 }
 
 Tensor& Module::register_buffer(const std::string& name, Tensor t) {
   check_new_name(name, "buffer");
+  names_.insert(name);
   buffers_.emplace_back(name, t);
   return buffers_.back().second;
 }
@@ -45,7 +41,19 @@ Tensor& Module::register_buffer(const std::string& name, Tensor t) {
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   check_new_name(name, "module");
   WICK_CHECK(m != nullptr, type_name(), ": register_module(\"", name, "\") got a null module");
+  names_.insert(name);
   children_.emplace_back(name, std::move(m));
+}
+
+Tensor& Module::reset_tensor(const std::string& name, const Tensor& t) {
+  for (auto* list : {&params_, &buffers_})
+    for (auto& [n, slot] : *list)
+      if (n == name) {
+        WICK_CHECK(slot.defined() == t.defined() && (!t.defined() || (slot.shape() == t.shape() && slot.dtype() == t.dtype())),
+                   type_name(), ": reset_tensor(\"", name, "\") needs a tensor like the one registered");
+        return slot = t;
+      }
+  detail::fail(type_name(), ": reset_tensor: there is no parameter or buffer named \"", name, "\"");
 }
 
 std::shared_ptr<Module> Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {

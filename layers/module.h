@@ -1,11 +1,12 @@
 // nn::Module, the base every layer shares: parameters, buffers and child modules registered by
-// name (PyTorch's dotted names), a train/eval switch that recurses, and PyTorch's printout.
+// name (PyTorch's dotted names), a train/eval switch that recurses, clone(), and PyTorch's printout.
 // ModuleHolder and WICK_MODULE give each layer a libtorch-style shared handle (nn::Linear holds a
 // std::shared_ptr<LinearImpl>; copies share the module).
 #pragma once
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 namespace wick::nn {
 
 class Module;
+class Fields;
 template <typename T> using Named = std::vector<std::pair<std::string, T>>;
 
 class Module {
@@ -23,7 +25,8 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  virtual std::string type_name() const = 0;  // "Conv2d"
+  // The registered name ("Conv2d"; layers/registry.h), or the C++ name of an unregistered type.
+  virtual std::string type_name() const;
   // The layer's computation. Layers taking one tensor override this.
   virtual Tensor forward(const Tensor& x);
 
@@ -44,6 +47,17 @@ class Module {
   // Swaps the registered child `name` for another module (e.g. a new classifier head), as
   // libtorch's replace_module. Returns the new module.
   std::shared_ptr<Module> replace_module(const std::string& name, std::shared_ptr<Module> module);
+
+  // A deep copy: parameters, buffers, training flags and BatchNorm modes, built from the registered
+  // config of every module in the tree (an unregistered one is an error naming it).
+  std::shared_ptr<Module> clone() const;
+  // State that is neither a tensor nor config (a BatchNorm's mode), read or written through f;
+  // files and clone() carry it. Most modules have none.
+  virtual void extra_state(Fields& f) { (void)f; }
+
+  // Points the registered parameter or buffer `name` at another tensor of the same shape and
+  // dtype (layers that share their tensors with another layer). Returns the new handle.
+  Tensor& reset_tensor(const std::string& name, const Tensor& t);
 
   void zero_grad();                     // drops every parameter's gradient
   void requires_grad_(bool on = true);  // on every parameter of the subtree
@@ -70,6 +84,7 @@ class Module {
   bool training_ = true;
   Named<Tensor> params_, buffers_;
   Named<std::shared_ptr<Module>> children_;
+  std::unordered_set<std::string> names_;  // of all three, so registering n names takes O(n)
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& m);

@@ -1,15 +1,17 @@
-// All of wick::nn: the Module base and every layer.
+// All of wick::nn: the Module base, the registry, every layer and container, and the tools.
 #pragma once
 #include "layers/activation.h"
+#include "layers/architecture.h"
 #include "layers/batchnorm.h"
 #include "layers/bn_tools.h"
+#include "layers/containers.h"
 #include "layers/conv.h"
+#include "layers/fuse.h"
 #include "layers/init.h"
 #include "layers/linear.h"
 #include "layers/models.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
-#include "layers/architecture.h"
+#include "layers/registry.h"
 #include "layers/safetensors.h"
 #include "layers/serialize.h"
-#include "layers/sequential.h"

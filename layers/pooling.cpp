@@ -5,6 +5,24 @@
 
 namespace wick::nn {
 
+void MaxPool2dOptions::fields(Fields& f) {
+  f.required("kernel_size", kernel_size_, Check::Positive);
+  if (f.reading()) stride_ = kernel_size_;  // PyTorch: the stride defaults to the kernel size
+  f.optional("stride", stride_, Check::Positive);
+  f.optional("padding", padding_, Check::NonNegative);
+  f.optional("dilation", dilation_, Check::Positive);
+  f.optional("ceil_mode", ceil_mode_);
+}
+
+void AvgPool2dOptions::fields(Fields& f) {
+  f.required("kernel_size", kernel_size_, Check::Positive);
+  if (f.reading()) stride_ = kernel_size_;
+  f.optional("stride", stride_, Check::Positive);
+  f.optional("padding", padding_, Check::NonNegative);
+  f.optional("ceil_mode", ceil_mode_);
+  f.optional("count_include_pad", count_include_pad_);
+}
+
 Tensor MaxPool2dImpl::forward(const Tensor& x) {
   const auto& o = options;
   return max_pool2d(x, o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.ceil_mode());

@@ -4,8 +4,9 @@
 #include <map>
 
 #include "core/autograd.h"
+#include "core/allocator.h"
 #include "layers/architecture.h"
-#include "layers/safetensors.h"
+#include "layers/init.h"
 
 namespace wick::nn {
 namespace {
@@ -27,7 +28,14 @@ Named<Tensor> state_dict(const Module& module) {
 }
 
 void save(const Module& module, const std::string& path) {
-  write_safetensors(path, state_dict(module), {{"format", "pt"}, {"wick.architecture", module.repr()}});
+  std::map<std::string, std::string> metadata{{"format", "pt"}};
+  try {
+    metadata["wick.architecture"] = architecture_json(module);
+    metadata["wick.module_state"] = module_state_json(module);
+  } catch (const Error& e) {
+    metadata["wick.no_architecture"] = e.what();
+  }
+  write_safetensors(path, state_dict(module), metadata);
 }
 
 namespace {
@@ -64,13 +72,35 @@ void load(Module& module, const std::string& path, bool strict) {
   load_from(module, read_safetensors(path), path, strict);
 }
 
+bool has_architecture(const SafetensorsFile& file) {
+  auto it = file.metadata.find("wick.architecture");
+  return it != file.metadata.end() && !it->second.empty() && it->second[0] == '{';
+}
+
 std::shared_ptr<Module> load_module(const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
-  auto it = file.metadata.find("wick.architecture");
-  WICK_CHECK(it != file.metadata.end(), "load ", path,
-             ": the file does not describe its architecture (not written by wick); build the model "
-             "yourself and use nn::load");
-  std::shared_ptr<Module> model = module_from_repr(it->second);
+  if (!has_architecture(file)) {
+    auto why = file.metadata.find("wick.no_architecture");
+    WICK_CHECK(!file.metadata.count("wick.architecture"), "load ", path,
+               ": the file stores its architecture as a printout (wick 0.1), which is no longer read; build the "
+               "model yourself, nn::load these weights and save it again (wick eval/finetune do the first two "
+               "with --model NAME)");
+    detail::fail("load ", path, ": the file does not describe its architecture (",
+                 why != file.metadata.end() ? why->second : "not written by wick",
+                 "); build the model yourself and use nn::load");
+  }
+  int64_t bytes = 0;
+  for (const auto& [name, t] : file.tensors) bytes += t.numel() * static_cast<int64_t>(element_size(t.dtype()));
+  std::shared_ptr<Module> model;
+  try {
+    init::SkipInit skip;  // every tensor is loaded below
+    model = module_from_json(file.metadata.at("wick.architecture"),
+                             ArchitectureLimits().max_bytes(bytes + (int64_t(1) << 20)));
+    auto state = file.metadata.find("wick.module_state");
+    if (state != file.metadata.end()) apply_module_state(*model, state->second);
+  } catch (const Error& e) {
+    detail::fail("load ", path, ": ", e.what());
+  }
   load_from(*model, file, path, true);
   return model;
 }

@@ -166,12 +166,19 @@ TEST_CASE("writes are atomic: a failed save leaves no file behind and keeps the 
     CHECK(entry.path().string().find(fs::path(f.path).filename().string() + ".tmp") == std::string::npos);
 }
 
-TEST_CASE("architecture parsing rejects what it does not know") {
-  CHECK_THROWS_WITH_AS(nn::module_from_repr("Transformer()"), doctest::Contains("unknown module type \"Transformer\""),
-                       Error);
-  CHECK_THROWS_WITH_AS(nn::module_from_repr("Linear(in_features=3, out_features=2, colour=True)"),
-                       doctest::Contains("unknown option colour"), Error);
-  CHECK_THROWS_WITH_AS(nn::module_from_repr("Sequential(\n  (1): ReLU()\n)"), doctest::Contains("out of order"), Error);
-  CHECK_THROWS_WITH_AS(nn::module_from_repr("ReLU("), doctest::Contains("expected"), Error);
-  CHECK(nn::module_from_repr("Sequential()")->repr() == "Sequential()");
+TEST_CASE("architecture descriptions reject what they do not know, naming where") {
+  auto refused = [](const char* json, const char* what) {
+    CHECK_THROWS_WITH_AS(nn::module_from_json(json), doctest::Contains(what), Error);
+  };
+  refused(R"({"type": "Transformer"})", "type: unknown module type \"Transformer\"");
+  refused(R"({"type": "Linear", "in_features": 3, "out_features": 2, "colour": true})",
+          "Linear has no field \"colour\" (its fields: in_features, out_features, bias)");
+  refused(R"({"type": "Sequential", "layers": [{"type": "ReLU"}, {"type": "ReLU"}, {"type": "ReLU"},
+          {"type": "Conv2d", "in_channels": 1, "out_channels": -2, "kernel_size": 3}]})",
+          "layers[3].out_channels: expected a positive integer, got -2");
+  refused(R"({"type": "Linear", "in_features": 3})", "missing the required field \"out_features\"");
+  refused(R"({"type": "ReLU")", "not valid JSON");
+  refused(R"({"type": "Conv2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 3})",
+          "Conv2d: groups=3 must divide in_channels=4");
+  CHECK(nn::module_from_json(R"({"type": "Sequential"})")->repr() == "Sequential()");
 }

@@ -162,8 +162,17 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
   }
 }
 
-void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out) {
-  if (direct_conv_fits(g)) return conv2d_direct_forward(g, x, w, b, relu, out);
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
+                    const float* add) {
+  if (direct_conv_fits(g)) {
+    conv2d_direct_forward(g, x, w, b, relu && !add, out);
+    if (add)
+      for (int64_t i = 0, n = g.n * g.o * g.oh * g.ow; i < n; ++i) {
+        const float v = out[i] + add[i];
+        out[i] = !relu || v > 0.f || v != v ? v : 0.f;
+      }
+    return;
+  }
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(col_img);
@@ -175,10 +184,16 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
       col = colbuf;
     }
     float* o = out + n * out_img;
-    if (b)  // the bias first, then the GEMM adds onto it (beta 1): one pass over out fewer
-      for (int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
+    // The bias (and the added input) first, then the GEMM adds onto it (beta 1): one pass over
+    // out fewer.
+    if (add) std::copy(add + n * out_img, add + (n + 1) * out_img, o);
+    if (b)
+      for (int64_t oc = 0; oc < g.o; ++oc)
+        if (add) for (int64_t p = 0; p < P; ++p) o[oc * P + p] += b[oc];
+        else std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
+    const float beta = b || add ? 1.f : 0.f;
     for (int64_t grp = 0; grp < g.groups; ++grp)
-      mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, b ? 1.f : 0.f, o + grp * og * P, P);
+      mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, beta, o + grp * og * P, P);
     if (relu)  // while the image's output is still in cache
       for (int64_t i = 0; i < out_img; ++i) o[i] = o[i] > 0.f || o[i] != o[i] ? o[i] : 0.f;
   };

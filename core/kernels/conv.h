@@ -29,9 +29,10 @@ void im2col(const Conv2dGeom& g, const float* in, float* col);
 // The adjoint of im2col for one image: adds col (c*kh*kw, oh*ow) into in (c, h, w).
 void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 
-// x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null -> out (n, o, oh, ow) (assigned), then
-// max(out, 0) when relu (NaN kept, as wick::relu).
-void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out);
+// x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null, add (n, o, oh, ow) or null -> out
+// (n, o, oh, ow) = conv + b + add (assigned), then max(out, 0) when relu (NaN kept, as wick::relu).
+void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
+                    const float* add = nullptr);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
 // kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each

@@ -92,16 +92,21 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
                      const std::vector<double>& shift, bool relu, Int2 stride, Int2 padding, Int2 dilation,
-                     int64_t groups) {
+                     int64_t groups, const Tensor& add) {
   const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
-  WICK_CHECK(!should_record({&x, &weight, &bias}), "conv2d_affine: inference only (it records no gradient); ",
+  WICK_CHECK(!should_record({&x, &weight, &bias, &add}), "conv2d_affine: inference only (it records no gradient); ",
              "call it under NoGradGuard or with tensors that need no grad");
-  WICK_CHECK(static_cast<int64_t>(scale.size()) == g.o && static_cast<int64_t>(shift.size()) == g.o,
+  const bool identity = scale.empty() && shift.empty();
+  WICK_CHECK(identity || (static_cast<int64_t>(scale.size()) == g.o && static_cast<int64_t>(shift.size()) == g.o),
              "conv2d_affine: scale and shift need one value per output channel (", g.o, "), got ", scale.size(),
              " and ", shift.size());
   if (x.dim() == 3)
-    return conv2d_affine(x.unsqueeze(0), weight, bias, scale, shift, relu, stride, padding, dilation, groups)
+    return conv2d_affine(x.unsqueeze(0), weight, bias, scale, shift, relu, stride, padding, dilation, groups,
+                         add.defined() ? add.unsqueeze(0) : add)
         .squeeze(0);
+  WICK_CHECK(!add.defined() || (add.shape() == Shape{g.n, g.o, g.oh, g.ow} && add.dtype() == Dtype::Float32),
+             "conv2d_affine: the added tensor must have the output's shape ", shape_str({g.n, g.o, g.oh, g.ow}),
+             ", got ", shape_str(add.shape()));
   // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
   // weights (rounded once, in double) and the shift into its bias.
   Tensor wc = weight.contiguous();
@@ -110,15 +115,17 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   const float* pw = wc.data<float>();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   for (int64_t o = 0; o < g.o; ++o) {
+    const double s = identity ? 1.0 : scale[o], t = identity ? 0.0 : shift[o];
     for (int64_t k = 0; k < per_out; ++k)
-      w[o * per_out + k] = static_cast<float>(static_cast<double>(pw[o * per_out + k]) * scale[o]);
+      w[o * per_out + k] = identity ? pw[o * per_out + k] : static_cast<float>(static_cast<double>(pw[o * per_out + k]) * s);
     const double b0 = bc.defined() ? bc.data<float>()[o] : 0.0;
-    b[o] = static_cast<float>(b0 * scale[o] + shift[o]);
+    b[o] = static_cast<float>(b0 * s + t);
   }
   Tensor out = empty({g.n, g.o, g.oh, g.ow});
-  Tensor xc = x.contiguous();
+  Tensor xc = x.contiguous(), ac = add.defined() ? add.contiguous() : Tensor();
   if (out.numel() > 0)
-    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>());
+    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(),
+                            ac.defined() ? ac.data<float>() : nullptr);
   return out;
 }
 

@@ -15,11 +15,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
               Int2 padding = {0, 0}, Int2 dilation = {1, 1}, int64_t groups = 1);
 
 // Inference only (refuses inputs that would record a gradient): conv2d(...)·scale[o] + shift[o]
-// per output channel, then max(·, 0) when relu, in one pass (the scale is folded into the
-// weights). nn::Sequential runs Conv2d + eval-mode BatchNorm2d (+ ReLU) through it; the result
-// matches the unfused layers to float rounding.
+// per output channel (empty scale and shift: 1 and 0), plus `add` (the output's shape; undefined:
+// nothing), then max(·, 0) when relu, in one pass (the scale is folded into the weights). The
+// fused inference layers (layers/fuse.h) run through it; the result matches the unfused ops to
+// float rounding.
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
                      const std::vector<double>& shift, bool relu, Int2 stride = {1, 1}, Int2 padding = {0, 0},
-                     Int2 dilation = {1, 1}, int64_t groups = 1);
+                     Int2 dilation = {1, 1}, int64_t groups = 1, const Tensor& add = Tensor());
 
 }  // namespace wick

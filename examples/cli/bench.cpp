@@ -78,18 +78,18 @@ std::vector<double> measure_training(const Data& data, int64_t batch, const Plan
   });
 }
 
-// small-cnn (seed 0) in eval mode for the eval and latency workloads. Its BatchNorm running
-// statistics keep their initial values (mean 0, variance 1): the arithmetic is a trained model's.
-nn::Sequential eval_model(const Data& data) {
+// small-cnn (seed 0) fused for inference (as wick eval runs it) for the eval and latency
+// workloads. Its BatchNorm running statistics keep their initial values (mean 0, variance 1): the
+// arithmetic is a trained model's.
+std::shared_ptr<nn::Module> eval_model(const Data& data) {
   manual_seed(0);
   nn::Sequential model = nn::small_cnn(data.channels, data.classes, data.height, data.width);
-  model->eval();
-  return model;
+  return nn::fuse_for_inference(*model);
 }
 
 // Eval images/s of each repeat: eval mode, no graph, forward passes over the test split in order.
 std::vector<double> measure_eval(const Data& data, int64_t batch, const Plan& p) {
-  nn::Sequential model = eval_model(data);
+  auto model = eval_model(data);
   NoGradGuard no_grad;
   data::DataLoader loader(data.test, data::DataLoaderOptions(batch));
   auto it = loader.begin();
@@ -104,7 +104,7 @@ std::vector<double> measure_eval(const Data& data, int64_t batch, const Plan& p)
 
 // Milliseconds of every single-image eval forward (test images in turn, prepared beforehand).
 std::vector<double> measure_latency(const Data& data, const Plan& p) {
-  nn::Sequential model = eval_model(data);
+  auto model = eval_model(data);
   NoGradGuard no_grad;
   std::vector<Tensor> images;
   for (int64_t i = 0; i < std::min<int64_t>(100, data.test->size()); ++i)
@@ -198,6 +198,7 @@ TrainSetup::TrainSetup(const Data& data, int64_t batch_size)
     : loader_(data.train, data::DataLoaderOptions(batch_size).shuffle(true).seed(0)) {
   manual_seed(0);
   model_ = nn::small_cnn(data.channels, data.classes, data.height, data.width).ptr();
+  nn::fuse_batchnorm_relu(*model_);  // as wick train does
   model_->train();
   optimizer_ = make_optimizer(OptimArgs{}, {optim::ParamGroup(model_->parameters())}, {});
 }

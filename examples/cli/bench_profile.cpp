@@ -92,15 +92,14 @@ std::string per_image_shape(const Tensor& t) {
   return s;
 }
 
-// Labels the row of the layers model[i, i + ran) (more than one when Sequential fuses them) and
-// counts their work from the shapes the first saw and the last produced. The compulsory traffic reads
-// each tensor once and writes each result once, in float32: forward x, y and the parameters;
-// backward dL/dy, the saved input, dL/dx (when x needs it), the parameters and their gradients.
-void describe(Row& r, const nn::SequentialImpl& model, size_t i, size_t ran, const Tensor& x, const Tensor& y) {
+// Labels the row of layer model[i] (the Identity slots a fusion emptied after it get rows of their
+// own, "in row i") and counts its work from the shapes it saw and produced. The compulsory
+// traffic reads each tensor once and writes each result once, in float32: forward x, y and the
+// parameters; backward dL/dy, the saved input, dL/dx (when x needs it), the parameters and their
+// gradients.
+void describe(Row& r, const nn::SequentialImpl& model, size_t i, const Tensor& x, const Tensor& y) {
   nn::Module& m = *model[i];
-  std::string types = m.type_name();
-  for (size_t k = i + 1; k < i + ran; ++k) types += "+" + model[k]->type_name();
-  r.label = model.named_children()[i].first + " " + types + " -> " + per_image_shape(y);
+  r.label = model.named_children()[i].first + " " + m.type_name() + " -> " + per_image_shape(y);
   if (y.same_storage(x)) return;  // a view (Flatten): no work
   double params = 0;
   for (const Tensor& p : m.parameters()) params += static_cast<double>(p.numel());
@@ -169,14 +168,15 @@ int run_profile(const BenchArgs& a, const Data& data) {
     data::Batch& b = s.next_batch();
     fwd[kData] = seconds_since(t);
     Tensor x = b.data;
-    for (size_t i = 0; i < layers;) {  // as model.forward, one fused step per row
+    for (size_t i = 0; i < layers;) {  // as model.forward, one layer per row
+      size_t ran = 1;  // the layer and the slots its fusion emptied
+      while (i + ran < layers && dynamic_cast<nn::IdentityImpl*>(model[i + ran].get())) ++ran;
       t = Clock::now();
-      Tensor y = x;
-      const size_t ran = model.forward_step(i, y);
+      Tensor y = model[i]->forward(x);
       fwd[1 + i] = seconds_since(t);
       claim_nodes(y, 1 + i, owner);
       if (step == 0) {
-        describe(rows[1 + i], model, i, ran, x, y);
+        describe(rows[1 + i], model, i, x, y);
         for (size_t k = i + 1; k < i + ran; ++k) {
           rows[1 + k].label = model.named_children()[k].first + " " + model[k]->type_name() + ": in row " +
                               model.named_children()[i].first;

@@ -43,14 +43,6 @@ std::shared_ptr<nn::Module> trained_model(Lab& lab, const Data& data) {
   return model.ptr();
 }
 
-// An independent copy: the same layers (rebuilt from the printout) holding copies of the tensors.
-std::shared_ptr<nn::Module> copy_of(const nn::Module& model) {
-  std::shared_ptr<nn::Module> copy = nn::module_from_repr(model.repr());
-  auto src = nn::state_dict(model), dst = nn::state_dict(*copy);
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < src.size(); ++i) dst[i].second.copy_(src[i].second);
-  return copy;
-}
 
 // The first `count` images of `images`, faded: p' = 64 + p/4 (integer division), a quarter of the
 // contrast on a grey background. Same labels, same normalization.
@@ -115,7 +107,7 @@ void lab_fine_tune(Lab& lab) {
     auto start = std::chrono::steady_clock::now();
     std::printf("%-36s ... ", row.label);
     std::fflush(stdout);
-    std::shared_ptr<nn::Module> m = copy_of(*model);
+    std::shared_ptr<nn::Module> m = model->clone();
     if (std::string_view(row.key) == "bn_frozen") nn::freeze_batchnorm(*m);
     if (row.steps > 0) fine_tune(*m, labelled);
     if (std::string_view(row.key) == "adabn") {
@@ -145,7 +137,7 @@ void lab_fine_tune(Lab& lab) {
   std::fflush(stdout);
   std::vector<std::pair<double, double>> few_images;  // (images, faded test accuracy)
   for (int64_t images : kFewImages) {
-    std::shared_ptr<nn::Module> m = copy_of(*model);
+    std::shared_ptr<nn::Module> m = model->clone();
     auto first = std::make_shared<data::Subset>(data::Subset::head(faded_train, images));
     data::DataLoader unlabelled(first, data::DataLoaderOptions(std::min(images, kRecalibrationBatch)));
     nn::recalibrate_batchnorm(*m, unlabelled);

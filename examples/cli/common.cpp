@@ -66,15 +66,17 @@ Data load_data(const DataArgs& args, bool with_train) {
 
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const Data& data) {
-  if (!weights.empty()) {
-    nn::SafetensorsFile file = nn::read_safetensors(weights);
-    if (file.metadata.count("wick.architecture")) return nn::load_module(weights);
-  }
-  auto model = nn::make_model(model_name, data.channels, data.classes, data.height, data.width).ptr();
+  const bool from_file = model_name.size() > 5 && model_name.compare(model_name.size() - 5, 5, ".json") == 0;
+  if (!weights.empty() && !from_file && nn::has_architecture(nn::read_safetensors(weights)))
+    return nn::load_module(weights);
+  std::shared_ptr<nn::Module> model =
+      from_file ? nn::load_architecture(model_name)
+                : nn::make_model(model_name, data.channels, data.classes, data.height, data.width).ptr();
   if (!weights.empty()) {
     try {
       nn::load(*model, weights);
     } catch (const Error& e) {
+      if (from_file) throw;
       detail::fail(e.what(), " (the file carries no architecture; is --model ", model_name, " right?)");
     }
   }

@@ -30,8 +30,9 @@ struct Data {
 // Loads the test split always and the train split when `with_train`.
 Data load_data(const DataArgs& args, bool with_train);
 
-// A model for this data: rebuilt from a wick file's architecture, or `model_name` (with weights
-// from `weights` when given; files from PyTorch carry no architecture).
+// A model for this data: `model_name` when it is an architecture file (FILE.json), else rebuilt
+// from a wick file's architecture, else the named model `model_name`; with weights from `weights`
+// when given (files from PyTorch carry no architecture).
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const Data& data);
 

@@ -11,7 +11,7 @@ int run_eval(const EvalArgs& a) {
   WICK_CHECK(a.batch_size > 0, "--batch-size must be positive, got ", a.batch_size);
   set_num_threads(a.common.threads);
   Data data = load_data(a.common.data, false);
-  auto model = make_or_load_model(a.weights, a.common.model, data);
+  auto model = nn::fuse_for_inference(*make_or_load_model(a.weights, a.common.model, data));
   EvalResult r = evaluate(*model, *data.test, a.batch_size, a.confusion, a.common.json ? "" : "evaluating");
   std::printf("test accuracy: %s on %lld images (loss %.4f)  |  %.0f img/s at batch %lld\n",
               percent(r.accuracy).c_str(), static_cast<long long>(r.images), r.loss, r.img_per_s,
@@ -71,10 +71,12 @@ int run_inspect(const std::string& path, bool json) {
                 seen == 0 ? "  (never saw a training batch)" : "");
     j["batchnorm"].push_back({{"name", prefix}, {"running_mean", m}, {"running_var", v}, {"num_batches_tracked", seen}});
   }
-  auto arch = file.metadata.find("wick.architecture");
-  if (arch != file.metadata.end()) {
-    std::printf("architecture:\n%s\n", arch->second.c_str());
-    j["architecture"] = arch->second;
+  if (nn::has_architecture(file)) {
+    const std::string& arch = file.metadata.at("wick.architecture");
+    std::printf("architecture:\n%s\n", nlohmann::json::parse(arch).dump(2).c_str());
+    j["architecture"] = nlohmann::json::parse(arch);
+  } else if (file.metadata.count("wick.architecture")) {
+    std::printf("architecture: stored as a printout (wick 0.1), not read by this version\n");
   }
   if (json) std::cout << j.dump() << std::endl;
   return 0;
@@ -84,7 +86,7 @@ int run_fold_bn(const std::string& in, const std::string& out, const std::string
   check_output_path("--out", out);
   std::shared_ptr<nn::Module> model;
   nn::SafetensorsFile file = nn::read_safetensors(in);
-  if (file.metadata.count("wick.architecture")) {
+  if (nn::has_architecture(file)) {
     model = nn::load_module(in);
   } else {
     model = nn::make_model(model_name, 1, 10, 28, 28).ptr();

@@ -20,7 +20,7 @@ void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
       ->capture_default_str();
   cmd->add_option("--data-dir", c.data.data_dir,
                   "dataset folder (fashion-mnist defaults to /usr/share/datasets/fashion-mnist)");
-  cmd->add_option("--model", c.model, "small-cnn | mlp (only needed for files without an architecture)")
+  cmd->add_option("--model", c.model, "small-cnn | mlp | FILE.json (an architecture file; a named model is only needed for weights without an architecture)")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads, "worker threads (0: all cores)")->check(kNonNegative);
   cmd->add_option("--image-size", c.data.image_size, "folder:DIR images are resized to this square")

@@ -39,6 +39,15 @@ std::pair<std::string, std::shared_ptr<nn::LinearImpl>> find_head(nn::Module& mo
   return head;
 }
 
+// Trains with each BatchNorm + ReLU fused into one layer (same values, one pass fewer), then puts
+// the model back as it was built, so what is saved is the user's architecture.
+LoopResult train_fused(nn::Module& model, optim::Optimizer& opt, const Data& data, const LoopArgs& loop) {
+  nn::fuse_batchnorm_relu(model);
+  LoopResult r = train_loop(model, opt, data, loop);
+  nn::unfuse_batchnorm_relu(model);
+  return r;
+}
+
 // The output files can be written (checked before hours of training, not after).
 void check_outputs(const TrainArgs& a) {
   check_output_path("--save", a.save);
@@ -60,7 +69,7 @@ int run_train(const TrainArgs& a) {
                 static_cast<long long>(data.train->size()), static_cast<long long>(data.classes),
                 static_cast<long long>(model->parameter_count()), get_num_threads());
   auto opt = make_optimizer(a.optim, trainable(model->parameters()), {});
-  LoopResult r = train_loop(*model, *opt, data, a.loop);
+  LoopResult r = train_fused(*model, *opt, data, a.loop);
   if (!a.save.empty()) {
     nn::save(*model, a.save);
     if (!a.loop.quiet) std::printf("saved %s\n", a.save.c_str());
@@ -113,7 +122,7 @@ int run_finetune(const FinetuneArgs& f) {
     lrs.push_back(f.backbone_lr >= 0 ? f.backbone_lr : a.optim.lr / 10);
   }
   auto opt = make_optimizer(a.optim, groups, lrs);
-  LoopResult r = train_loop(*model, *opt, data, a.loop);
+  LoopResult r = train_fused(*model, *opt, data, a.loop);
   std::printf("after fine-tuning: test accuracy %s (before: %s)\n", percent(r.epochs.back().test_acc).c_str(),
               percent(before.accuracy).c_str());
   if (!a.save.empty()) nn::save(*model, a.save);

@@ -47,7 +47,7 @@ expect_positive median_ms "bench --only latency --json"
 
 # ---- --profile: a row per layer and per step part, the backward ops, the measured roofs
 wick_ok "bench --profile" bench --profile --profile-batch 8 --steps 2 --repeats 1 --warmup 1 --threads 2 --json
-for row in '0 Conv2d' '1 BatchNorm2d\+ReLU ' '2 ReLU: in row 1' '4 Conv2d' '9 Linear' '11 Linear' \
+for row in '0 Conv2d' '1 BatchNorm2dReLU ' '2 Identity: in row 1' '4 Conv2d' '9 Linear' '11 Linear' \
   'data loader wait' 'autograd engine' 'optimizer step'; do
   expect_line "^$row" "bench --profile row \"$row\""
 done

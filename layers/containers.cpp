@@ -1,0 +1,74 @@
+// Sequential, ModuleList and Residual: construction from a config, indexing, plain forwards.
+#include "layers/containers.h"
+
+#include "core/ops/elementwise.h"
+
+namespace wick::nn {
+
+std::shared_ptr<Module> ListImpl::operator[](size_t i) const {
+  WICK_CHECK(i < size(), type_name(), ": index ", i, " is out of range for ", size(), " modules");
+  return named_children()[i].second;
+}
+
+SequentialImpl::SequentialImpl(const LayersOptions& options) {
+  for (const auto& [name, m] : options.layers) add(name, m);
+}
+
+Tensor SequentialImpl::forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& [name, m] : named_children()) h = m->forward(h);
+  return h;
+}
+
+void SequentialImpl::set(size_t i, std::shared_ptr<Module> module) {
+  replace_module(named_children().at(i).first, std::move(module));
+}
+
+ModuleListImpl::ModuleListImpl(const LayersOptions& options) {
+  for (const auto& [name, m] : options.layers) add(name, m);
+}
+
+ResidualImpl::ResidualImpl(const ResidualOptions& options) : body_size_(options.layers.size()) {
+  WICK_CHECK(!options.layers.empty(), "Residual: the body needs at least one layer");
+  for (const auto& [name, m] : options.layers) add_child(name, m);
+  if ((has_shortcut_ = options.shortcut != nullptr)) add_child("shortcut", options.shortcut);
+  if ((has_activation_ = options.activation != nullptr)) add_child("activation", options.activation);
+}
+
+std::shared_ptr<Module> ResidualImpl::operator[](size_t i) const {
+  WICK_CHECK(i < body_size_, "Residual: body index ", i, " is out of range for ", body_size_, " layers");
+  return named_children()[i].second;
+}
+
+void ResidualImpl::set(size_t i, std::shared_ptr<Module> module) {
+  WICK_CHECK(i < body_size_, "Residual: body index ", i, " is out of range for ", body_size_, " layers");
+  replace_module(named_children()[i].first, std::move(module));
+}
+
+std::shared_ptr<Module> ResidualImpl::shortcut() const {
+  return has_shortcut_ ? named_children()[body_size_].second : nullptr;
+}
+
+std::shared_ptr<Module> ResidualImpl::activation() const {
+  return has_activation_ ? named_children()[body_size_ + has_shortcut_].second : nullptr;
+}
+
+ResidualOptions ResidualImpl::config() const {
+  const auto& children = named_children();
+  ResidualOptions o;
+  o.layers.assign(children.begin(), children.begin() + static_cast<std::ptrdiff_t>(body_size_));
+  o.shortcut = shortcut();
+  o.activation = activation();
+  return o;
+}
+
+Tensor ResidualImpl::forward(const Tensor& x) {
+  Tensor h = x;
+  for (size_t i = 0; i < body_size_; ++i) h = named_children()[i].second->forward(h);
+  auto s = shortcut();
+  Tensor y = add(h, s ? s->forward(x) : x);
+  auto a = activation();
+  return a ? a->forward(y) : y;
+}
+
+}  // namespace wick::nn

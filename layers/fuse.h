@@ -1,0 +1,67 @@
+// Fusion passes: explicit rewrites of the layer lists inside containers (Sequential children, a
+// Residual's body) into fused layers that compute the same values (to float rounding) in fewer
+// passes over memory. Each fused layer takes the first slot of what it fuses and an Identity
+// takes the others, so every other layer keeps its name (PyTorch's fuse_modules does the same).
+// A user module's own forward is never rewritten; containers inside it are.
+#pragma once
+#include <memory>
+
+#include "layers/containers.h"
+#include "layers/conv.h"
+
+namespace wick::nn {
+
+// For training and inference: each BatchNorm1d/2d directly followed by a ReLU becomes a
+// BatchNorm1dReLU/2dReLU sharing its tensors (so an optimizer built before keeps working), the
+// ReLU an Identity. In place; returns how many pairs it fused. unfuse_batchnorm_relu undoes it.
+int fuse_batchnorm_relu(Module& model);
+int unfuse_batchnorm_relu(Module& model);
+
+// Conv2d with its bias and an optional ReLU in the same pass (what a Conv2d folded with its
+// BatchNorm and followed by a ReLU becomes for inference). With no gradient recorded it runs
+// conv2d_affine; otherwise plain conv2d then relu.
+struct FusedConv2dOptions : Conv2dOptions {
+  FusedConv2dOptions() = default;
+  FusedConv2dOptions(const Conv2dOptions& conv, bool relu) : Conv2dOptions(conv), relu(relu) {}
+  bool relu = false;
+  void fields(Fields& f) {
+    Conv2dOptions::fields(f);
+    f.optional("relu", relu);
+  }
+};
+class FusedConv2dImpl : public Conv2dImpl {
+ public:
+  explicit FusedConv2dImpl(const FusedConv2dOptions& options) : Conv2dImpl(options), relu_(options.relu) {}
+  Tensor forward(const Tensor& x) override;
+  // forward's conv + r (r of the output's shape), then the ReLU: a residual block's tail.
+  Tensor forward_add(const Tensor& x, const Tensor& r);
+  FusedConv2dOptions config() const { return {options, relu_}; }
+  bool relu() const { return relu_; }
+  std::string extra_repr() const override;
+
+ private:
+  bool relu_;
+};
+WICK_REGISTER_MODULE(FusedConv2d);
+
+// A Residual whose body ends in a FusedConv2d (then only Identities) and which has no activation
+// of its own: that conv adds the shortcut and applies its ReLU in its own pass.
+class FusedResidualImpl : public ResidualImpl {
+ public:
+  explicit FusedResidualImpl(const ResidualOptions& options);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  size_t tail_ = 0;  // the FusedConv2d's index in the body
+};
+WICK_REGISTER_MODULE(FusedResidual);
+
+// For inference: a copy of the model, in eval mode, where every Conv2d/Linear followed by a
+// BatchNorm on its running statistics has the BatchNorm folded into its weights (fold_batchnorm),
+// each Conv2d followed by a ReLU is a FusedConv2d, each remaining BatchNorm + ReLU a
+// BatchNorm{1,2}dReLU, and each Residual inside a container whose body ends in a conv and whose
+// activation is a ReLU (or none) a FusedResidual. Its outputs equal the model's eval outputs to
+// float rounding. `fused` (optional) receives how many rewrites were made.
+std::shared_ptr<Module> fuse_for_inference(const Module& model, int* fused = nullptr);
+
+}  // namespace wick::nn
