@@ -7,6 +7,7 @@
 #include "layers/init.h"
 #include "layers/linear.h"
 #include "layers/models.h"
+#include "layers/mode_guard.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
 #include "layers/architecture.h"
