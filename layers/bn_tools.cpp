@@ -3,6 +3,7 @@
 #include "layers/bn_tools.h"
 
 #include "core/autograd.h"
+#include "layers/mode_guard.h"
 
 namespace wick::nn {
 
@@ -31,42 +32,8 @@ int unfreeze_batchnorm(Module& model) {
   return n;
 }
 
-namespace {
-
-// Remembers every module's training flag and every BN layer's mode and momentum, and puts them
-// back when it goes out of scope.
-class ModeSnapshot {
- public:
-  explicit ModeSnapshot(Module& model) {
-    for (auto& [name, m] : model.named_modules()) flags_.emplace_back(m, m->is_training());
-    for (auto& [name, bn] : batchnorm_layers(model)) bns_.push_back({bn, bn->mode(), bn->options.momentum()});
-  }
-  ~ModeSnapshot() {
-    // named_modules() lists parents before their descendants, so a parent's recursive train()
-    // is overridden by each descendant's own call that follows.
-    for (auto& [m, on] : flags_) m->train(on);
-    for (auto& s : bns_) {
-      s.bn->options.momentum(s.momentum);
-      s.bn->set_mode(s.mode);
-    }
-  }
-  ModeSnapshot(const ModeSnapshot&) = delete;
-  ModeSnapshot& operator=(const ModeSnapshot&) = delete;
-
- private:
-  struct BnState {
-    std::shared_ptr<BatchNormImplBase> bn;
-    BatchNormMode mode;
-    std::optional<double> momentum;
-  };
-  std::vector<std::pair<std::shared_ptr<Module>, bool>> flags_;
-  std::vector<BnState> bns_;
-};
-
-}  // namespace
-
 int64_t recalibrate_batchnorm(Module& model, const std::function<bool(Tensor&)>& next_batch, int64_t max_batches) {
-  ModeSnapshot restore(model);
+  ModeGuard restore(model);
   auto bns = batchnorm_layers(model);
   model.eval();  // Dropout and everything else off
   for (auto& [name, bn] : bns) {

@@ -10,6 +10,7 @@
 #include "layers/init.h"
 #include "layers/linear.h"
 #include "layers/models.h"
+#include "layers/mode_guard.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
 #include "layers/registry.h"

@@ -7,7 +7,6 @@
 #include <tuple>
 
 #include "bn_lab_util.h"
-#include "plot.h"
 
 namespace wick::cli {
 namespace {
@@ -20,12 +19,8 @@ std::pair<Tensor, Tensor> channel_stats(const Tensor& x) {
 
 double average(const Tensor& t) { return mean(t).item<double>(); }
 
-int64_t agreeing(const Tensor& a, const Tensor& b) {
-  std::vector<int64_t> pa = argmax(a, 1).to_vector<int64_t>(), pb = argmax(b, 1).to_vector<int64_t>();
-  int64_t same = 0;
-  for (size_t i = 0; i < pa.size(); ++i) same += pa[i] == pb[i];
-  return same;
-}
+// Rows of logits a and b with the same predicted class.
+int64_t agreeing(const Tensor& a, const Tensor& b) { return train::count_correct(a, argmax(b, 1)); }
 
 // Mean and (biased) variance of every pixel of a dataset, as p / 255, from exact integer sums.
 std::pair<double, double> pixel_population(const data::ImageDataset& images) {
@@ -165,7 +160,7 @@ void lab_running_stats(Lab& lab) {
     const char* label;
     const char* key;
     nn::BatchNorm2d bn;
-    Series means, vars;  // the buffers after every step, for --plot
+    train::Series means, vars;  // the buffers after every step, for --plot
     std::vector<double> mean_rows, var_rows, last_means;
   };
   std::vector<Run> runs;
@@ -234,12 +229,12 @@ void lab_running_stats(Lab& lab) {
   lab.record("rs_none_vs_average", avg_gap);
   if (!lab.args().plot.empty()) {
     // The population line first, so that the curves are drawn over it.
-    Chart means{"running_mean and the population mean", "step (batches of 64)", "running_mean",
+    train::Chart means{"running_mean and the population mean", "step (batches of 64)", "running_mean",
                 {{"population", {{1, pop_mean}, {steps, pop_mean}}}}, true};
-    Chart vars{"running_var and the population variance", "step (batches of 64)", "running_var",
+    train::Chart vars{"running_var and the population variance", "step (batches of 64)", "running_var",
                {{"population", {{1, pop_var}, {steps, pop_var}}}}, true};
     for (const Run& r : runs) means.series.push_back(r.means), vars.series.push_back(r.vars);
-    write_svg_charts(lab.args().plot, {means, vars});
+    train::write_svg_charts(lab.args().plot, {means, vars});
     lab.say("wrote %s", lab.args().plot.c_str());
   }
   bool converged = true;

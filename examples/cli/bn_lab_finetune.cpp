@@ -9,7 +9,6 @@
 
 #include "bn_lab_training.h"
 #include "bn_lab_util.h"
-#include "plot.h"
 
 namespace wick::cli {
 namespace {
@@ -36,9 +35,8 @@ std::shared_ptr<nn::Module> trained_model(Lab& lab, const Data& data) {
   std::fflush(stdout);
   nn::Sequential model = seeded_small_cnn(lab.args().seed);
   optim::SGD opt(model->parameters(), optim::SGDOptions(kPretrainLr).momentum(0.9));
-  data::DataLoader loader(std::make_shared<data::Subset>(data::Subset::head(data.train_images, kPretrainImages)),
-                          data::DataLoaderOptions(64).shuffle(true).seed(lab.args().seed));
-  sgd_pass(*model, opt, loader);
+  train::fit(*model, opt, data::Subset::head(data.train_images, kPretrainImages),
+             train::FitOptions().batch_size(64).seed(lab.args().seed).progress(false));
   std::printf("done in %.1f s\n", seconds_since(start));
   return model.ptr();
 }
@@ -62,8 +60,8 @@ void fine_tune(nn::Module& model, const std::shared_ptr<data::Dataset>& labelled
   for (const Tensor& p : model.parameters())
     if (p.requires_grad()) trainable.push_back(p);
   optim::SGD opt(trainable, optim::SGDOptions(kFineTuneLr).momentum(0.9));
-  data::DataLoader loader(labelled, data::DataLoaderOptions(kFineTuneBatch));
-  for (int64_t epoch = 0; epoch < kFineTuneEpochs; ++epoch) sgd_pass(model, opt, loader);
+  train::fit(model, opt, *labelled,
+             train::FitOptions().epochs(kFineTuneEpochs).batch_size(kFineTuneBatch).shuffle(false).progress(false));
 }
 
 struct Row {
@@ -115,8 +113,8 @@ void lab_fine_tune(Lab& lab) {
       nn::recalibrate_batchnorm(*m, unlabelled);
       adapted = m;
     }
-    row.original = evaluate(*m, *data.test, 500).accuracy;
-    row.faded = evaluate(*m, *faded_test, 500).accuracy;
+    row.original = train::evaluate(*m, *data.test, 500).accuracy;
+    row.faded = train::evaluate(*m, *faded_test, 500).accuracy;
     std::printf("done in %.1f s\n", seconds_since(start));
   }
 
@@ -124,7 +122,7 @@ void lab_fine_tune(Lab& lab) {
   lab.say("%-36s %8s   %8s   %13s   %10s", "", "images", "steps", "accuracy", "accuracy");
   for (const Row& r : rows) {
     lab.say("%-36s %8lld   %8lld   %13s   %10s", r.label, static_cast<long long>(r.labels),
-            static_cast<long long>(r.steps), percent(r.original).c_str(), percent(r.faded).c_str());
+            static_cast<long long>(r.steps), format_percent(r.original).c_str(), format_percent(r.faded).c_str());
     lab.record("fine_tune_" + std::string(r.key) + "_original", r.original);
     lab.record("fine_tune_" + std::string(r.key) + "_faded", r.faded);
   }
@@ -132,7 +130,7 @@ void lab_fine_tune(Lab& lab) {
   double lost = stale.original - stale.faded, recovered = (adabn.faded - stale.faded) / lost;
   lab.record("fine_tune_recovered", recovered);
   lab.say("\nfading took %.2f points; recalibration alone won back %.2f of them: %s", 100 * lost,
-          100 * (adabn.faded - stale.faded), percent(recovered).c_str());
+          100 * (adabn.faded - stale.faded), format_percent(recovered).c_str());
   std::printf("\nrecalibrating on fewer faded images ... ");
   std::fflush(stdout);
   std::vector<std::pair<double, double>> few_images;  // (images, faded test accuracy)
@@ -141,7 +139,7 @@ void lab_fine_tune(Lab& lab) {
     auto first = std::make_shared<data::Subset>(data::Subset::head(faded_train, images));
     data::DataLoader unlabelled(first, data::DataLoaderOptions(std::min(images, kRecalibrationBatch)));
     nn::recalibrate_batchnorm(*m, unlabelled);
-    few_images.emplace_back(static_cast<double>(images), evaluate(*m, *faded_test, 500).accuracy);
+    few_images.emplace_back(static_cast<double>(images), train::evaluate(*m, *faded_test, 500).accuracy);
     lab.record("fine_tune_adabn_" + std::to_string(images) + "_images_faded", few_images.back().second);
   }
   std::printf("done\n");
@@ -150,11 +148,11 @@ void lab_fine_tune(Lab& lab) {
     char cell[32];
     std::snprintf(cell, sizeof cell, "%10lld", static_cast<long long>(images));
     counts += cell;
-    std::snprintf(cell, sizeof cell, "%10s", percent(acc).c_str());
+    std::snprintf(cell, sizeof cell, "%10s", format_percent(acc).c_str());
     accs += cell;
   }
   lab.say("%-20s%s%10lld", "unlabelled images", counts.c_str(), static_cast<long long>(kUnlabelled));
-  lab.say("%-20s%s%10s", "faded test accuracy", accs.c_str(), percent(adabn.faded).c_str());
+  lab.say("%-20s%s%10s", "faded test accuracy", accs.c_str(), format_percent(adabn.faded).c_str());
   lab.say("\nThe running statistics, averaged over channels, before and after recalibration on %lld",
           static_cast<long long>(kUnlabelled));
   lab.say("faded images (%lld batches of %lld, a plain average: momentum none):",
@@ -184,22 +182,22 @@ void lab_fine_tune(Lab& lab) {
       "σ'² ≈ σ²/16 (the var ratio above), and (z' − μ')/σ' ≈ (z − μ)/σ: the fading is undone before "
       "anything else sees it. Every image is faded the same way, so even one image shows how each "
       "channel moved. The statistics belong to a domain: on the original images the recalibrated "
-      "model scores " + percent(adabn.original) + " instead of " + percent(stale.original) +
+      "model scores " + format_percent(adabn.original) + " instead of " + format_percent(stale.original) +
       ", so keep one set of statistics per domain.");
 
   if (!lab.args().plot.empty()) {
-    Chart curve{"faded test accuracy after recalibration", "unlabelled faded images used", "accuracy", {}, true};
-    Series recal{"recalibrated (AdaBN)", few_images};
+    train::Chart curve{"faded test accuracy after recalibration", "unlabelled faded images used", "accuracy", {}, true};
+    train::Series recal{"recalibrated (AdaBN)", few_images};
     recal.points.emplace_back(static_cast<double>(kUnlabelled), adabn.faded);
     const double left = few_images.front().first, right = static_cast<double>(kUnlabelled);
     curve.series = {recal, {"stale statistics", {{left, stale.faded}, {right, stale.faded}}},
                     {"original images, stale statistics", {{left, stale.original}, {right, stale.original}}}};
-    write_svg_charts(lab.args().plot, {curve});
+    train::write_svg_charts(lab.args().plot, {curve});
     lab.say("wrote %s", lab.args().plot.c_str());
   }
   lab.verdict(recovered >= 0.5 && lost >= 0.2,
               "recalibration alone, without one label, wins back %s of the accuracy the fading took",
-              percent(recovered).c_str());
+              format_percent(recovered).c_str());
 }
 
 namespace {
@@ -265,9 +263,7 @@ void lab_fold(Lab& lab) {
   Tensor x = file_order_batch(*data.test, 0, kFoldImages).data;
   Tensor y = model->forward(x), y_folded = folded->forward(x);
   double diff = max_abs_diff(y, y_folded), scale = max(abs(y)).item<double>(), relative = diff / scale;
-  std::vector<int64_t> a = argmax(y, 1).to_vector<int64_t>(), b = argmax(y_folded, 1).to_vector<int64_t>();
-  int64_t same = 0;
-  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  const int64_t same = train::count_correct(y, argmax(y_folded, 1));  // the same class both ways
   lab.say("\nlogits of the first %lld test images: max |unfolded − folded| = %.3g, largest |logit| %.3g,",
           static_cast<long long>(kFoldImages), diff, scale);
   lab.say("relative difference %.3g (must be <= 1e-5); the same class for %lld of %lld images", relative,
@@ -322,15 +318,15 @@ void lab_fold(Lab& lab) {
   lab.record("fold_batch256_folded_ms", t256_folded);
   if (!lab.args().plot.empty()) {
     auto panel = [](const char* title, const Timings& t) {
-      Chart c{title, "run (alternating)", "ms", {{"unfolded", {}}, {"folded", {}}}};
+      train::Chart c{title, "run (alternating)", "ms", {{"unfolded", {}}, {"folded", {}}}};
       for (size_t run = 0; run < t.a.size(); ++run) {
         c.series[0].points.emplace_back(static_cast<double>(run + 1), t.a[run]);
         c.series[1].points.emplace_back(static_cast<double>(run + 1), t.b[run]);
       }
       return c;
     };
-    write_svg_charts(lab.args().plot,
-                     {panel("batch 1: ms per image", singles_ms), panel("batch 256: ms per batch", batch_ms)});
+    train::write_svg_charts(lab.args().plot,
+                            {panel("batch 1: ms per image", singles_ms), panel("batch 256: ms per batch", batch_ms)});
     lab.say("wrote %s", lab.args().plot.c_str());
   }
   lab.say("%s", "");

@@ -1,5 +1,5 @@
 // bn-lab experiments on BatchNorm while training: small-batch (batch 2, 8 and 64: accuracy and the
-// noise in the batch statistics). The SGD pass here is shared with bn_lab_finetune.cpp.
+// noise in the batch statistics).
 #include "bn_lab_training.h"
 
 #include <chrono>
@@ -7,20 +7,8 @@
 #include <cstdio>
 
 #include "bn_lab_util.h"
-#include "plot.h"
 
 namespace wick::cli {
-
-void sgd_pass(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader) {
-  model.train();
-  for (auto& batch : loader) {
-    Tensor loss = cross_entropy(model.forward(batch.data), batch.target);
-    WICK_CHECK(std::isfinite(loss.item<double>()), "bn-lab: training diverged (the loss is not finite)");
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-  }
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -99,11 +87,9 @@ BatchStatsPass batch_stats_pass(nn::SequentialImpl& model, const data::Dataset& 
     Trace t = trace_forward(model, b.data);
     pass.layers.resize(t.bn_inputs.size());
     for (size_t l = 0; l < t.bn_inputs.size(); ++l) pass.layers[l].add(t.bn_inputs[l].second);
-    std::vector<int64_t> pred = argmax(t.output, 1).to_vector<int64_t>(), truth = b.target.to_vector<int64_t>();
-    for (int64_t k = 0; k < batch; ++k) {
-      pass.predicted[indices[k]] = pred[k];
-      pass.correct += pred[k] == truth[k];
-    }
+    pass.correct += train::count_correct(t.output, b.target);
+    std::vector<int64_t> pred = argmax(t.output, 1).to_vector<int64_t>();
+    for (int64_t k = 0; k < batch; ++k) pass.predicted[indices[k]] = pred[k];
   }
   return pass;
 }
@@ -121,13 +107,13 @@ SmallBatchRow train_and_measure(const Lab& lab, const Data& data, int64_t batch)
   row.lr = kLrAt64 * static_cast<double>(batch) / 64.0;
   nn::Sequential model = seeded_small_cnn(lab.args().seed);
   optim::SGD opt(model->parameters(), optim::SGDOptions(row.lr).momentum(0.9));
-  data::DataLoader loader(data.train, data::DataLoaderOptions(batch).shuffle(true).seed(lab.args().seed));
-  row.steps = loader.size();
+  row.steps = (data.train->size() + batch - 1) / batch;
   std::printf("batch %2lld: %4lld steps at lr %.5f ... ", static_cast<long long>(batch),
               static_cast<long long>(row.steps), row.lr);
   std::fflush(stdout);
-  sgd_pass(*model, opt, loader);
-  row.eval_acc = evaluate(*model, *data.test, 256).accuracy;
+  train::fit(*model, opt, *data.train,
+             train::FitOptions().batch_size(batch).seed(lab.args().seed).progress(false));
+  row.eval_acc = train::evaluate(*model, *data.test, 256).accuracy;
   for (auto& [name, bn] : nn::batchnorm_layers(*model)) bn->set_mode(nn::BatchNormMode::BatchStats);
   BatchStatsPass grouped = batch_stats_pass(*model, *data.test, batch, 0);
   BatchStatsPass regrouped = batch_stats_pass(*model, *data.test, batch, batch / 2);
@@ -166,9 +152,10 @@ void lab_small_batch(Lab& lab) {
   lab.say("                         accuracy    accuracy      the batches are regrouped");
   for (const SmallBatchRow& r : rows) {
     lab.say("%6lld  %7.5f  %5lld   %9s   %11s   %5lld (%s)", static_cast<long long>(r.batch), r.lr,
-            static_cast<long long>(r.steps), percent(r.eval_acc).c_str(), percent(r.batch_stats_acc).c_str(),
+            static_cast<long long>(r.steps), format_percent(r.eval_acc).c_str(),
+            format_percent(r.batch_stats_acc).c_str(),
             static_cast<long long>(r.changed),
-            percent(static_cast<double>(r.changed) / static_cast<double>(kTestImages)).c_str());
+            format_percent(static_cast<double>(r.changed) / static_cast<double>(kTestImages)).c_str());
     std::string key = "small_batch_b" + std::to_string(r.batch);
     lab.record(key + "_lr", r.lr);
     lab.record(key + "_eval_acc", r.eval_acc);
@@ -209,16 +196,16 @@ void lab_small_batch(Lab& lab) {
       " independent values would, so n/(n−1) corrects far too little.");
   lab.explain(
       std::string("Accuracy: in this short run batch 2 ends ") +
-      (tiny.eval_acc < large.eval_acc ? "below" : "above") + " batch 64 (" + percent(tiny.eval_acc) + " vs " +
-      percent(large.eval_acc) + "; it made " + std::to_string(large.batch / tiny.batch) +
+      (tiny.eval_acc < large.eval_acc ? "below" : "above") + " batch 64 (" + format_percent(tiny.eval_acc) + " vs " +
+      format_percent(large.eval_acc) + "; it made " + std::to_string(large.batch / tiny.batch) +
       " times as many steps). The noise costs most in deep networks, "
       "whose last BN layers see few values per channel (a 7x7 map at batch 2: n = 98); Group "
       "Normalization (Wu & He, 2018), which does not depend on the batch, was made for that case.");
 
   if (!lab.args().plot.empty()) {
-    Chart acc{"test accuracy after one pass", "batch size", "accuracy",
+    train::Chart acc{"test accuracy after one pass", "batch size", "accuracy",
               {{"eval mode (running statistics)", {}}, {"batch statistics", {}}}, true};
-    Chart noise{"first BN layer's batch statistics", "batch size", "",
+    train::Chart noise{"first BN layer's batch statistics", "batch size", "",
                 {{"μ_B wander (σ units)", {}}, {"1 − σ²_B·n/(n−1) / σ²", {}}, {"answers changed by regrouping", {}}},
                 true, true};
     for (const SmallBatchRow& r : rows) {
@@ -229,7 +216,7 @@ void lab_small_batch(Lab& lab) {
       noise.series[1].points.emplace_back(b, 1.0 - r.noise[0].var_seen);
       noise.series[2].points.emplace_back(b, static_cast<double>(r.changed) / static_cast<double>(kTestImages));
     }
-    write_svg_charts(lab.args().plot, {acc, noise});
+    train::write_svg_charts(lab.args().plot, {acc, noise});
     lab.say("wrote %s", lab.args().plot.c_str());
   }
   bool holds = true;
@@ -237,8 +224,8 @@ void lab_small_batch(Lab& lab) {
   holds = holds && tiny1.var_seen < large1.var_seen && tiny.changed > large.changed;
   lab.verdict(holds, "batch-2 means stray %.3fσ (batch 64: %.3fσ); regrouping changes %s of answers (%s)",
               tiny1.wander, large1.wander,
-              percent(static_cast<double>(tiny.changed) / static_cast<double>(kTestImages)).c_str(),
-              percent(static_cast<double>(large.changed) / static_cast<double>(kTestImages)).c_str());
+              format_percent(static_cast<double>(tiny.changed) / static_cast<double>(kTestImages)).c_str(),
+              format_percent(static_cast<double>(large.changed) / static_cast<double>(kTestImages)).c_str());
 }
 
 }  // namespace wick::cli

@@ -3,7 +3,6 @@
 #include <string>
 
 #include "common.h"
-#include "train_loop.h"
 
 namespace wick::cli {
 
@@ -12,6 +11,14 @@ struct CommonArgs {
   std::string model = "small-cnn";
   int threads = 0;  // 0: all cores
   bool json = false;
+};
+
+// The training loop's flags (train and finetune turn them into train::FitOptions).
+struct LoopArgs {
+  int64_t epochs = 2, batch_size = 64, max_steps = 0;  // max_steps 0: no limit
+  uint64_t seed = 0;
+  bool shuffle = true, quiet = false;
+  std::string metrics_csv, plot_svg;
 };
 
 struct TrainArgs {

@@ -1,12 +1,7 @@
-// Dataset choice, model construction/loading, evaluation and optimizer construction for the CLI.
+// Dataset choice, model construction/loading and optimizer construction for the CLI.
 #include "common.h"
 
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <sstream>
-
-#include "progress.h"
 
 namespace wick::cli {
 namespace {
@@ -83,43 +78,6 @@ std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const
   return model;
 }
 
-EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int64_t batch_size, bool confusion,
-                    const std::string& progress_label) {
-  std::vector<std::pair<std::shared_ptr<nn::Module>, bool>> modes;
-  for (auto& [name, m] : model.named_modules()) modes.emplace_back(m, m->is_training());
-  model.eval();
-  NoGradGuard no_grad;
-  data::DataLoader loader(std::shared_ptr<const data::Dataset>(std::shared_ptr<const data::Dataset>(), &dataset),
-                          data::DataLoaderOptions(batch_size));
-  EvalResult r;
-  int64_t classes = dataset.num_classes();
-  if (confusion) r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
-  double loss_sum = 0;
-  int64_t correct = 0;
-  Progress progress(progress_label, loader.size(), progress_label.empty());
-  auto start = std::chrono::steady_clock::now();
-  int64_t step = 0;
-  for (auto& batch : loader) {
-    Tensor logits = model.forward(batch.data);
-    loss_sum += cross_entropy(logits, batch.target, Reduction::Sum).item<double>();
-    std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>();
-    std::vector<int64_t> truth = batch.target.to_vector<int64_t>();
-    for (size_t i = 0; i < pred.size(); ++i) {
-      correct += pred[i] == truth[i];
-      if (confusion) ++r.confusion[truth[i]][pred[i]];
-    }
-    r.images += batch.size();
-    progress.update(++step, "acc " + percent(static_cast<double>(correct) / static_cast<double>(r.images)));
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WICK_CHECK(r.images > 0, "evaluate: the dataset is empty");
-  r.loss = loss_sum / static_cast<double>(r.images);
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.images);
-  r.img_per_s = static_cast<double>(r.images) / std::max(r.seconds, 1e-9);
-  for (auto& [m, on] : modes) m->train(on);  // parents first: each module ends with its own flag
-  return r;
-}
-
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& a, std::vector<optim::ParamGroup> groups,
                                                  const std::vector<double>& group_lrs) {
   // Each group gets the optimizer's options with its own learning rate.
@@ -149,12 +107,6 @@ void check_output_path(const std::string& flag, const std::string& path) {
   std::error_code ec;
   WICK_CHECK(fs::is_directory(parent, ec), flag, " ", path, ": the folder ", parent.string(), " does not exist");
   WICK_CHECK(!fs::is_directory(path, ec), flag, " ", path, ": is a folder, expected a file name");
-}
-
-std::string percent(double fraction) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);
-  return buf;
 }
 
 }  // namespace wick::cli

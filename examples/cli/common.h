@@ -1,5 +1,6 @@
 // What the wick subcommands share: choosing and loading a dataset, building or loading a model,
-// evaluating it, making an optimizer, and the final JSON line.
+// making an optimizer, and checking output paths. Evaluation, training loops, progress and plots
+// are the library's (wick::train, in optim/).
 #pragma once
 #include <map>
 #include <memory>
@@ -36,16 +37,6 @@ Data load_data(const DataArgs& args, bool with_train);
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const Data& data);
 
-struct EvalResult {
-  double loss = 0, accuracy = 0, img_per_s = 0, seconds = 0;
-  int64_t images = 0;
-  std::vector<std::vector<int64_t>> confusion;  // [true][predicted], filled when asked for
-};
-
-// Loss and accuracy in eval mode (the model's modes are restored afterwards), no gradients.
-EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int64_t batch_size, bool confusion = false,
-                    const std::string& progress_label = "");
-
 // Optimizer by name (sgd | adam | adamw) over parameter groups that may carry their own lr.
 struct OptimArgs {
   std::string name = "sgd";
@@ -54,7 +45,7 @@ struct OptimArgs {
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& args, std::vector<optim::ParamGroup> groups,
                                                  const std::vector<double>& group_lrs);
 
-std::string percent(double fraction);  // "89.53%"
+using train::format_percent;  // "89.53%": every subcommand prints accuracies with it
 
 // Fails before any work is done when the file `path` (given with `flag`, e.g. "--save") cannot be
 // written: its folder is missing or it names a folder. Empty paths pass.

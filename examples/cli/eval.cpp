@@ -12,9 +12,11 @@ int run_eval(const EvalArgs& a) {
   set_num_threads(a.common.threads);
   Data data = load_data(a.common.data, false);
   auto model = nn::fuse_for_inference(*make_or_load_model(a.weights, a.common.model, data));
-  EvalResult r = evaluate(*model, *data.test, a.batch_size, a.confusion, a.common.json ? "" : "evaluating");
+  train::EvalResult r = train::evaluate(
+      *model, *data.test,
+      train::EvalOptions(a.batch_size).confusion(a.confusion).progress_label(a.common.json ? "" : "evaluating"));
   std::printf("test accuracy: %s on %lld images (loss %.4f)  |  %.0f img/s at batch %lld\n",
-              percent(r.accuracy).c_str(), static_cast<long long>(r.images), r.loss, r.img_per_s,
+              format_percent(r.accuracy).c_str(), static_cast<long long>(r.images), r.loss, r.img_per_s,
               static_cast<long long>(a.batch_size));
   if (a.confusion) {
     std::printf("confusion matrix (rows: true class, columns: predicted):\n");

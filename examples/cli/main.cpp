@@ -5,7 +5,6 @@
 
 #include "commands.h"
 #include "flags.h"
-#include "progress.h"
 
 using namespace wick;
 using namespace wick::cli;
@@ -156,7 +155,7 @@ int main(int argc, char** argv) {
     for (Subcommand* s : {&bench, &bn_lab})
       if (*s->cmd) return s->run();
   } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
-    end_progress_line();
+    wick::train::end_progress_line();
     std::fflush(stdout);
     std::fprintf(stderr, "wick: error: %s\n", e.what());
     return 1;

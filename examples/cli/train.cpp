@@ -8,10 +8,10 @@
 namespace wick::cli {
 namespace {
 
-void report(const LoopResult& r, const CommonArgs& common, const Data& data) {
-  const EpochRow& last = r.epochs.back();
+void report(const train::FitResult& r, const CommonArgs& common, const Data& data) {
+  const train::EpochMetrics& last = r.epochs.back();
   std::printf("test accuracy: %s on %lld %s test images (loss %.4f)  |  training: %.0f img/s, %.1f s, %lld steps\n",
-              percent(last.test_acc).c_str(), static_cast<long long>(data.test->size()), data.name.c_str(),
+              format_percent(last.test_acc).c_str(), static_cast<long long>(data.test->size()), data.name.c_str(),
               last.test_loss, r.img_per_s, r.train_seconds, static_cast<long long>(r.steps));
   if (common.json)
     std::cout << nlohmann::json{{"train_loss", last.train_loss}, {"train_acc", last.train_acc},
@@ -39,20 +39,32 @@ std::pair<std::string, std::shared_ptr<nn::LinearImpl>> find_head(nn::Module& mo
   return head;
 }
 
-// Trains with each BatchNorm + ReLU fused into one layer (same values, one pass fewer), then puts
-// the model back as it was built, so what is saved is the user's architecture.
-LoopResult train_fused(nn::Module& model, optim::Optimizer& opt, const Data& data, const LoopArgs& loop) {
-  nn::fuse_batchnorm_relu(model);
-  LoopResult r = train_loop(model, opt, data, loop);
-  nn::unfuse_batchnorm_relu(model);
-  return r;
-}
-
 // The output files can be written (checked before hours of training, not after).
 void check_outputs(const TrainArgs& a) {
   check_output_path("--save", a.save);
   check_output_path("--metrics", a.loop.metrics_csv);
   check_output_path("--plot", a.loop.plot_svg);
+}
+
+// The training loop on data.train, tested on data.test after every epoch, with each BatchNorm +
+// ReLU fused into one layer (same values, one pass fewer); the model is then put back as it was
+// built, so what is saved is the user's architecture.
+train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data, const LoopArgs& a) {
+  nn::fuse_batchnorm_relu(model);
+  train::FitResult r = train::fit(model, optimizer, *data.train,
+                    train::FitOptions()
+                        .epochs(a.epochs)
+                        .batch_size(a.batch_size)
+                        .shuffle(a.shuffle)
+                        .seed(a.seed)
+                        .max_steps(a.max_steps)
+                        .test_set(data.test)
+                        .metrics_csv(a.metrics_csv)
+                        .plot_svg(a.plot_svg)
+                        .plot_title(data.name)
+                        .progress(!a.quiet));
+  nn::unfuse_batchnorm_relu(model);
+  return r;
 }
 
 }  // namespace
@@ -69,7 +81,7 @@ int run_train(const TrainArgs& a) {
                 static_cast<long long>(data.train->size()), static_cast<long long>(data.classes),
                 static_cast<long long>(model->parameter_count()), get_num_threads());
   auto opt = make_optimizer(a.optim, trainable(model->parameters()), {});
-  LoopResult r = train_fused(*model, *opt, data, a.loop);
+  train::FitResult r = train_fused(*model, *opt, data, a.loop);
   if (!a.save.empty()) {
     nn::save(*model, a.save);
     if (!a.loop.quiet) std::printf("saved %s\n", a.save.c_str());
@@ -95,14 +107,15 @@ int run_finetune(const FinetuneArgs& f) {
     head = std::make_shared<nn::LinearImpl>(head->options.in_features(), data.classes);
     model->replace_module(head_name, head);
   }
-  EvalResult before = evaluate(*model, *data.test, 1000);
-  std::printf("before fine-tuning: test accuracy %s (loss %.4f)\n", percent(before.accuracy).c_str(), before.loss);
+  train::EvalResult before = train::evaluate(*model, *data.test, 1000);
+  std::printf("before fine-tuning: test accuracy %s (loss %.4f)\n", format_percent(before.accuracy).c_str(),
+              before.loss);
   if (f.bn == "recalibrate") {
     data::DataLoader loader(data.train, data::DataLoaderOptions(a.loop.batch_size).shuffle(true).seed(a.loop.seed));
     int64_t used = nn::recalibrate_batchnorm(*model, loader, f.recalibrate_batches);
-    EvalResult recal = evaluate(*model, *data.test, 1000);
+    train::EvalResult recal = train::evaluate(*model, *data.test, 1000);
     std::printf("after recalibrating BatchNorm on %lld batches (no labels, no gradient steps): test accuracy %s\n",
-                static_cast<long long>(used), percent(recal.accuracy).c_str());
+                static_cast<long long>(used), format_percent(recal.accuracy).c_str());
   }
   if (f.bn != "train") {
     int n = nn::freeze_batchnorm(*model);
@@ -122,9 +135,9 @@ int run_finetune(const FinetuneArgs& f) {
     lrs.push_back(f.backbone_lr >= 0 ? f.backbone_lr : a.optim.lr / 10);
   }
   auto opt = make_optimizer(a.optim, groups, lrs);
-  LoopResult r = train_fused(*model, *opt, data, a.loop);
-  std::printf("after fine-tuning: test accuracy %s (before: %s)\n", percent(r.epochs.back().test_acc).c_str(),
-              percent(before.accuracy).c_str());
+  train::FitResult r = train_fused(*model, *opt, data, a.loop);
+  std::printf("after fine-tuning: test accuracy %s (before: %s)\n", format_percent(r.epochs.back().test_acc).c_str(),
+              format_percent(before.accuracy).c_str());
   if (!a.save.empty()) nn::save(*model, a.save);
   report(r, a.common, data);
   return 0;

@@ -1,6 +1,6 @@
-// SVG line charts: per panel a frame with ticks on "nice" values (decades on log axes), axis labels,
-// one polyline per series (dots when there are few points) and a legend.
-#include "plot.h"
+// The metrics CSV, and SVG line charts: per panel a frame with ticks on "nice" values (decades on
+// log axes), axis labels, one polyline per series (dots when there are few points) and a legend.
+#include "optim/metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "core/atomic_file.h"
 
-namespace wick::cli {
+namespace wick::train {
 namespace {
 
 constexpr double kPanelW = 420, kPanelH = 300;
@@ -189,6 +189,19 @@ Series curve(const std::string& name, const std::vector<CurvePoint>& points, dou
 
 }  // namespace
 
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& epochs) {
+  write_file_atomic(path, [&](std::ostream& out) {
+    out << "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds\n";
+    for (const EpochMetrics& r : epochs) {
+      char line[256];
+      std::snprintf(line, sizeof line, "%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.1f,%.2f\n", static_cast<long long>(r.epoch),
+                    static_cast<long long>(r.steps), r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.img_per_s,
+                    r.seconds);
+      out << line;
+    }
+  });
+}
+
 void write_svg_charts(const std::string& path, const std::vector<Chart>& panels) { write_svg(path, panels, ""); }
 
 void write_svg_plot(const std::string& path, const Curves& c) {
@@ -197,4 +210,4 @@ void write_svg_plot(const std::string& path, const Curves& c) {
   write_svg(path, {loss, acc}, c.title);
 }
 
-}  // namespace wick::cli
+}  // namespace wick::train

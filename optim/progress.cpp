@@ -1,11 +1,11 @@
-// Progress bar / plain progress lines.
-#include "progress.h"
+// Progress bar / plain progress lines, and the duration and percentage formats they show.
+#include "optim/progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace wick::cli {
+namespace wick::train {
 namespace {
 bool g_line_open = false;  // a bar is drawn on the terminal and its line not yet ended
 }  // namespace
@@ -31,6 +31,12 @@ std::string format_duration(double s) {
   if (total >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", total / 3600, total / 60 % 60);
   else if (total >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", total / 60, total % 60);
   else std::snprintf(buf, sizeof buf, "%ds", total);
+  return buf;
+}
+
+std::string format_percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);
   return buf;
 }
 
@@ -67,4 +73,4 @@ void Progress::finish(const std::string& figures) {
   g_line_open = false;
 }
 
-}  // namespace wick::cli
+}  // namespace wick::train

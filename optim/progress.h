@@ -1,11 +1,11 @@
-// Progress of long work: a redrawn bar with figures and an ETA on a terminal, or a plain line
-// every tenth of the way when stdout is not a terminal (logs, CI).
+// Progress of long work (train::fit's epochs, train::evaluate): a redrawn bar with figures and an
+// ETA on a terminal, or a plain line every tenth of the way when stdout is not a terminal (logs, CI).
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-namespace wick::cli {
+namespace wick::train {
 
 class Progress {
  public:
@@ -26,8 +26,9 @@ class Progress {
 };
 
 std::string format_duration(double seconds);  // "1m05s", "42s"
+std::string format_percent(double fraction);  // 0.8953 -> "89.53%"
 
 // Ends a progress bar left mid-line on the terminal (before an error message is printed).
 void end_progress_line();
 
-}  // namespace wick::cli
+}  // namespace wick::train
