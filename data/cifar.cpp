@@ -43,7 +43,7 @@ ImageDataset load_cifar10(const std::string& dir, Split split) {
   for (const std::string& name : names) {
     std::string path = (root / name).string();
     WICK_CHECK(detail::is_file(path), who, ": cannot find ", path, " for the ", split_name(split),
-               " split; pass --data-dir with the folder of CIFAR-10's binary version (data_batch_1.bin .. "
+               " split; give the folder of CIFAR-10's binary version (data_batch_1.bin .. "
                "data_batch_5.bin, test_batch.bin, or their cifar-10-batches-bin folder)");
     uint64_t size = detail::file_size(path, who);
     WICK_CHECK(size > 0 && size % kRecord == 0, who, ": ", path, " has ", size, " bytes, not a whole number of ",

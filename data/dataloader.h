@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::data {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::data {
 

@@ -104,7 +104,7 @@ std::vector<std::string> MNIST::classes() { return {"0", "1", "2", "3", "4", "5"
 
 MNIST::MNIST(const std::string& dir, Split split)
     : ImageDataset(load_idx_dataset(dir, split, "MNIST", 10, standard_normalization(), classes(),
-                                    "put MNIST's IDX files there or pass --data-dir")) {}
+                                    "put MNIST's IDX files there or give the folder that holds them")) {}
 
 Normalization FashionMNIST::standard_normalization() { return {{0.2860f}, {0.3530f}}; }
 
@@ -115,6 +115,6 @@ std::vector<std::string> FashionMNIST::classes() {
 FashionMNIST::FashionMNIST(const std::string& dir, Split split)
     : ImageDataset(load_idx_dataset(dir.empty() ? kDefaultDir : dir, split, "FashionMNIST", 10,
                                     standard_normalization(), classes(),
-                                    "install dataset-fashion-mnist or pass --data-dir")) {}
+                                    "install dataset-fashion-mnist or give the folder that holds the files")) {}
 
 }  // namespace wick::data

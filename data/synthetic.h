@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "data/dataset.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::data {
 

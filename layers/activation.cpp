@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "core/ops/elementwise.h"
-#include "core/ops/loss.h"
+#include "core/ops/dropout.h"
 
 namespace wick::nn {
 

@@ -1,7 +1,7 @@
 // Activation layers and Dropout: thin modules over the functional ops.
 #pragma once
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "layers/registry.h"
 
 namespace wick::nn {

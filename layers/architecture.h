@@ -9,7 +9,7 @@
 #include <string>
 
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::nn {
 

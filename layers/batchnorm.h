@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "layers/registry.h"
 
 namespace wick::nn {

@@ -1,7 +1,7 @@
 // nn::Conv2d over (N, C, H, W) inputs.
 #pragma once
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "layers/registry.h"
 
 namespace wick::nn {

@@ -1,7 +1,7 @@
 // Affine and shape layers: Linear, Flatten, Identity.
 #pragma once
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "layers/registry.h"
 
 namespace wick::nn {

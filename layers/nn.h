@@ -14,5 +14,4 @@
 #include "layers/module.h"
 #include "layers/pooling.h"
 #include "layers/registry.h"
-#include "layers/safetensors.h"
 #include "layers/serialize.h"

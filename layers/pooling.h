@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "layers/registry.h"
 
 namespace wick::nn {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::nn {
 

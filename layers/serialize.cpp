@@ -83,8 +83,7 @@ std::shared_ptr<Module> load_module(const std::string& path) {
     auto why = file.metadata.find("wick.no_architecture");
     WICK_CHECK(!file.metadata.count("wick.architecture"), "load ", path,
                ": the file stores its architecture as a printout (wick 0.1), which is no longer read; build the "
-               "model yourself, nn::load these weights and save it again (wick eval/finetune do the first two "
-               "with --model NAME)");
+               "model yourself, nn::load these weights and nn::save it again to store the JSON architecture");
     detail::fail("load ", path, ": the file does not describe its architecture (",
                  why != file.metadata.end() ? why->second : "not written by wick",
                  "); build the model yourself and use nn::load");

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "layers/module.h"
-#include "layers/safetensors.h"
+#include "core/safetensors.h"
 
 namespace wick::nn {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <tuple>
 
-#include "layers/options.h"
+#include "core/options.h"
 #include "optim/optimizer.h"
 
 namespace wick::optim {

@@ -8,7 +8,7 @@
 #include "core/tensor.h"
 #include "data/dataset.h"
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 
 namespace wick::train {
 

@@ -10,7 +10,7 @@
 
 #include "data/dataset.h"
 #include "layers/module.h"
-#include "layers/options.h"
+#include "core/options.h"
 #include "optim/metrics.h"
 #include "optim/optimizer.h"
 

@@ -8,7 +8,7 @@
 #include <typeinfo>
 
 #include "core/autograd.h"
-#include "layers/safetensors.h"
+#include "core/safetensors.h"
 
 namespace wick::optim {
 
@@ -166,11 +166,11 @@ void Optimizer::save_state(const std::string& path) const {
     }
   }
   nlohmann::json state = {{"groups", groups}, {"params", params}};
-  nn::write_safetensors(path, tensors, {{"wick.optimizer", name()}, {"wick.optimizer_state", state.dump()}});
+  write_safetensors(path, tensors, {{"wick.optimizer", name()}, {"wick.optimizer_state", state.dump()}});
 }
 
 void Optimizer::load_state(const std::string& path) {
-  nn::SafetensorsFile file = nn::read_safetensors(path);
+  SafetensorsFile file = read_safetensors(path);
   const std::string op = name() + "::load_state " + path;
   auto kind = file.metadata.find("wick.optimizer");
   auto meta = file.metadata.find("wick.optimizer_state");

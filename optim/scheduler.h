@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "layers/options.h"
+#include "core/options.h"
 #include "optim/optimizer.h"
 
 namespace wick::optim {

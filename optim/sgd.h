@@ -1,7 +1,7 @@
 // optim::SGD: stochastic gradient descent with momentum, dampening, Nesterov momentum and weight
 // decay, in PyTorch's exact update order.
 #pragma once
-#include "layers/options.h"
+#include "core/options.h"
 #include "optim/optimizer.h"
 
 namespace wick::optim {

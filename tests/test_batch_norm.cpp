@@ -1,4 +1,4 @@
-// batch_norm against /work/shared/BN_SPEC.md: the worked example, PyTorch golden values
+// batch_norm against docs/batchnorm_spec.md: the worked example, PyTorch golden values
 // (tests/data/batch_norm.json), gradient checks in both modes, errors and determinism.
 #include "helpers.h"
 
@@ -46,7 +46,7 @@ void run_case(const nlohmann::json& c) {
 
 }  // namespace
 
-TEST_CASE("batch_norm: the worked example of BN_SPEC.md") {
+TEST_CASE("batch_norm: the worked example of docs/batchnorm_spec.md") {
   Tensor x = arange(16).view({2, 2, 2, 2}).requires_grad_();
   Tensor rm = zeros({2}), rv = ones({2});
   Tensor w = ones({2}).requires_grad_(), b = zeros({2}).requires_grad_();

@@ -1,4 +1,4 @@
-// BatchNorm1d/2d as modules (BN_SPEC.md): the worked example, momentum and the cumulative average,
+// BatchNorm1d/2d as modules (docs/batchnorm_spec.md): the worked example, momentum and the cumulative average,
 // num_batches_tracked, the no-grad trap, modes (frozen, batch-stats), errors, the never-trained
 // warning, and the BN tools: freeze, recalibrate, fold.
 #include "helpers.h"

@@ -10,7 +10,7 @@ using V = std::vector<Tensor>;
 
 namespace {
 
-Int2 int2(const nlohmann::json& j) { return {j.at(0).get<int64_t>(), j.at(1).get<int64_t>()}; }
+Size2 int2(const nlohmann::json& j) { return {j.at(0).get<int64_t>(), j.at(1).get<int64_t>()}; }
 
 // Within 1e-5 relative (the golden inputs lie on a 1/16 grid, so PyTorch's sums are close to exact).
 void check_golden(const Tensor& got, const Tensor& want) { CHECK_CLOSE(got, want, 1e-5, 1e-6); }
@@ -51,12 +51,12 @@ TEST_CASE("pooling forward and gradients match PyTorch") {
     Tensor x = test::Golden::tensor(c.at("x")).requires_grad_();
     Tensor out;
     if (op == "max") {
-      out = max_pool2d(x, int2(a.at("kernel_size")), a.contains("stride") ? int2(a.at("stride")) : Int2{0, 0},
-                       a.contains("padding") ? int2(a.at("padding")) : Int2{0, 0},
-                       a.contains("dilation") ? int2(a.at("dilation")) : Int2{1, 1}, a.value("ceil_mode", false));
+      out = max_pool2d(x, int2(a.at("kernel_size")), a.contains("stride") ? int2(a.at("stride")) : Size2{0, 0},
+                       a.contains("padding") ? int2(a.at("padding")) : Size2{0, 0},
+                       a.contains("dilation") ? int2(a.at("dilation")) : Size2{1, 1}, a.value("ceil_mode", false));
     } else if (op == "avg") {
-      out = avg_pool2d(x, int2(a.at("kernel_size")), a.contains("stride") ? int2(a.at("stride")) : Int2{0, 0},
-                       a.contains("padding") ? int2(a.at("padding")) : Int2{0, 0}, a.value("ceil_mode", false),
+      out = avg_pool2d(x, int2(a.at("kernel_size")), a.contains("stride") ? int2(a.at("stride")) : Size2{0, 0},
+                       a.contains("padding") ? int2(a.at("padding")) : Size2{0, 0}, a.value("ceil_mode", false),
                        a.value("count_include_pad", true));
     } else {
       out = adaptive_avg_pool2d(x, int2(a.at("output_size")));

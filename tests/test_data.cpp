@@ -181,8 +181,8 @@ TEST_CASE("data: IDX reader errors name the file and the problem") {
   std::string d = dir.path.string();
   auto load = [&] { return data::FashionMNIST(d, data::Split::Train); };
   CHECK_ERROR(load(), "FashionMNIST", "cannot find", "train-images-idx3-ubyte",
-              "install dataset-fashion-mnist or pass --data-dir");
-  CHECK_ERROR(data::MNIST(d), "MNIST", "train-", "--data-dir");
+              "install dataset-fashion-mnist or give the folder that holds the files");
+  CHECK_ERROR(data::MNIST(d), "MNIST", "train-", "give the folder that holds them");
 
   write_mnist(d);
   Bytes images = idx_images(6, 5, 4), labels = idx_labels({0, 1, 2, 3, 4, 5});
@@ -291,7 +291,7 @@ TEST_CASE("data: CIFAR-10 binary batches") {
 TEST_CASE("data: CIFAR-10 errors") {
   TempDir dir;
   std::string d = dir.path.string();
-  CHECK_ERROR(data::CIFAR10(d), "CIFAR10", "cannot find", "data_batch_1.bin", "--data-dir");
+  CHECK_ERROR(data::CIFAR10(d), "CIFAR10", "cannot find", "data_batch_1.bin", "give the folder of CIFAR-10's");
   write_cifar(d);
   fs::remove(dir / "data_batch_4.bin");
   CHECK_ERROR(data::CIFAR10(d), "data_batch_4.bin");

@@ -119,7 +119,7 @@ TEST_CASE("load checks keys, dtypes and shapes and changes nothing on failure") 
   nn::load(shorter, f.path, false);
 
   TempFile h;
-  nn::write_safetensors(h.path, {{"0.weight", zeros({3, 4}, Dtype::Int64)}, {"0.bias", zeros({3})}});
+  write_safetensors(h.path, {{"0.weight", zeros({3, 4}, Dtype::Int64)}, {"0.bias", zeros({3})}});
   nn::Sequential lin(nn::Linear(4, 3));
   CHECK_THROWS_WITH_AS(nn::load(lin, h.path), doctest::Contains("\"0.weight\" is I64 in the file but F32"), Error);
   CHECK_THROWS_WITH_AS(nn::load_module(pt_file()), doctest::Contains("does not describe its architecture"), Error);
@@ -127,14 +127,14 @@ TEST_CASE("load checks keys, dtypes and shapes and changes nothing on failure") 
 
 TEST_CASE("corrupt, truncated and hostile files are clear errors") {
   TempFile good;
-  nn::write_safetensors(good.path, {{"w", arange(6).view({2, 3})}});
+  write_safetensors(good.path, {{"w", arange(6).view({2, 3})}});
   std::string bytes = read_bytes(good.path);
   auto expect_error = [](const std::string& content, const std::string& what) {
     TempFile f;
     write_bytes(f.path, content);
-    CHECK_THROWS_WITH_AS(nn::read_safetensors(f.path), doctest::Contains(what.c_str()), Error);
+    CHECK_THROWS_WITH_AS(read_safetensors(f.path), doctest::Contains(what.c_str()), Error);
   };
-  CHECK(nn::read_safetensors(good.path).tensors.at(0).second.to_vector<float>() == arange(6).to_vector<float>());
+  CHECK(read_safetensors(good.path).tensors.at(0).second.to_vector<float>() == arange(6).to_vector<float>());
   expect_error("", "shorter than the 8-byte header length");
   expect_error(bytes.substr(0, bytes.size() - 4), "run past");
   expect_error(bytes.substr(0, 20), "runs past the end of the file");
@@ -152,7 +152,7 @@ TEST_CASE("corrupt, truncated and hostile files are clear errors") {
                          "abcdefgh"),
                "overlap");
   expect_error(make_file(R"({"__metadata__":{"k":1}})", ""), "is not a string");
-  CHECK_THROWS_WITH_AS(nn::read_safetensors("/nonexistent/x.safetensors"), doctest::Contains("cannot read the file"), Error);
+  CHECK_THROWS_WITH_AS(read_safetensors("/nonexistent/x.safetensors"), doctest::Contains("cannot read the file"), Error);
 }
 
 TEST_CASE("writes are atomic: a failed save leaves no file behind and keeps the old one") {

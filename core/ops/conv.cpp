@@ -8,11 +8,9 @@
 namespace wick {
 namespace {
 
-std::string pair_str(Int2 v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
-
 // Checks conv2d's arguments and works out its geometry.
-kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding,
-                              Int2 dilation, int64_t groups) {
+kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
+                              Size2 dilation, int64_t groups) {
   WICK_CHECK(x.defined() && weight.defined(), "conv2d: input and weight must be defined tensors");
   WICK_CHECK(x.dtype() == Dtype::Float32 && weight.dtype() == Dtype::Float32,
              "conv2d: expects float32 input and weight, got ", dtype_name(x.dtype()), " and ",
@@ -21,9 +19,9 @@ kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tenso
              shape_str(x.shape()));
   WICK_CHECK(weight.dim() == 4, "conv2d: expects a 4-D weight (out_channels, in_channels/groups, kH, kW), got ",
              shape_str(weight.shape()));
-  WICK_CHECK(stride[0] > 0 && stride[1] > 0, "conv2d: stride must be positive, got ", pair_str(stride));
-  WICK_CHECK(padding[0] >= 0 && padding[1] >= 0, "conv2d: padding must be non-negative, got ", pair_str(padding));
-  WICK_CHECK(dilation[0] > 0 && dilation[1] > 0, "conv2d: dilation must be positive, got ", pair_str(dilation));
+  WICK_CHECK(stride[0] > 0 && stride[1] > 0, "conv2d: stride must be positive, got ", stride.str());
+  WICK_CHECK(padding[0] >= 0 && padding[1] >= 0, "conv2d: padding must be non-negative, got ", padding.str());
+  WICK_CHECK(dilation[0] > 0 && dilation[1] > 0, "conv2d: dilation must be positive, got ", dilation.str());
   WICK_CHECK(groups > 0, "conv2d: groups must be positive, got ", groups);
 
   kernels::Conv2dGeom g{};
@@ -48,8 +46,8 @@ kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tenso
   const int64_t pad_h = g.h + 2 * g.ph, pad_w = g.w + 2 * g.pw;
   WICK_CHECK(eff_h <= pad_h && eff_w <= pad_w, "conv2d: kernel ", eff_h, "x", eff_w,
              " (after dilation) is larger than the padded input ", pad_h, "x", pad_w, " (input ",
-             shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", pair_str(padding),
-             ", dilation ", pair_str(dilation), ")");
+             shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", padding.str(),
+             ", dilation ", dilation.str(), ")");
   g.oh = (pad_h - eff_h) / g.sh + 1;
   g.ow = (pad_w - eff_w) / g.sw + 1;
   return g;
@@ -57,7 +55,7 @@ kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tenso
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding, Int2 dilation,
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation,
               int64_t groups) {
   const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
   // An unbatched (C, H, W) input runs as a batch of one (the checks above named its own shape).
@@ -91,7 +89,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
 }
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
-                     const std::vector<double>& shift, bool relu, Int2 stride, Int2 padding, Int2 dilation,
+                     const std::vector<double>& shift, bool relu, Size2 stride, Size2 padding, Size2 dilation,
                      int64_t groups, const Tensor& add) {
   const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
   WICK_CHECK(!should_record({&x, &weight, &bias, &add}), "conv2d_affine: inference only (it records no gradient); ",

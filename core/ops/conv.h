@@ -3,16 +3,16 @@
 #include <array>
 #include <vector>
 
+#include "core/options.h"
 #include "core/tensor.h"
 
 namespace wick {
 
-using Int2 = std::array<int64_t, 2>;  // (height, width)
 
 // x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O) or undefined -> (N, O, OH, OW) with
 // OH = (H + 2*padding[0] - dilation[0]*(KH-1) - 1) / stride[0] + 1, likewise OW.
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Int2 stride = {1, 1},
-              Int2 padding = {0, 0}, Int2 dilation = {1, 1}, int64_t groups = 1);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = {1, 1},
+              Size2 padding = {0, 0}, Size2 dilation = {1, 1}, int64_t groups = 1);
 
 // Inference only (refuses inputs that would record a gradient): conv2d(...)·scale[o] + shift[o]
 // per output channel (empty scale and shift: 1 and 0), plus `add` (the output's shape; undefined:
@@ -20,7 +20,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // fused inference layers (layers/fuse.h) run through it; the result matches the unfused ops to
 // float rounding.
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
-                     const std::vector<double>& shift, bool relu, Int2 stride = {1, 1}, Int2 padding = {0, 0},
-                     Int2 dilation = {1, 1}, int64_t groups = 1, const Tensor& add = Tensor());
+                     const std::vector<double>& shift, bool relu, Size2 stride = {1, 1}, Size2 padding = {0, 0},
+                     Size2 dilation = {1, 1}, int64_t groups = 1, const Tensor& add = Tensor());
 
 }  // namespace wick

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
-#include "core/ops/loss.h"
+#include "core/ops/dropout.h"
 #include "core/parallel.h"
 #include "core/random.h"
 

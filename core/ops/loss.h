@@ -18,8 +18,4 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
                 int64_t ignore_index = -100);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
-// Zeroes each element with probability p and scales the rest by 1/(1-p) when training; the
-// identity otherwise. Masks come from the global generator (manual_seed).
-Tensor dropout(const Tensor& x, double p, bool training);
-
 }  // namespace wick

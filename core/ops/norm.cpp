@@ -1,5 +1,5 @@
 // batch_norm: the checks, the running-statistics update and the autograd record, exactly as
-// /work/shared/BN_SPEC.md (PyTorch 1.13) says; the raw loops are in core/kernels/batch_norm.cpp.
+// docs/batchnorm_spec.md (PyTorch 1.13) says; the raw loops are in core/kernels/batch_norm.cpp.
 #include "core/ops/norm.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Functional batch normalization, exactly as ../shared/BN_SPEC.md (PyTorch 1.13) defines it.
+// Functional batch normalization, exactly as docs/batchnorm_spec.md (PyTorch 1.13) defines it.
 #pragma once
 #include "core/tensor.h"
 

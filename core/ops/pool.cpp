@@ -11,7 +11,6 @@
 namespace wick {
 namespace {
 
-std::string pair_str(Int2 v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
 
 // Checks a (N, C, H, W) or (C, H, W) float32 input with non-empty spatial dims.
 void check_input(const Tensor& x, const char* op) {
@@ -23,17 +22,17 @@ void check_input(const Tensor& x, const char* op) {
 }
 
 // The geometry of a windowed pool, checked; stride {0, 0} becomes the kernel size.
-kernels::Pool2dGeom pool_geom(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 dilation,
+kernels::Pool2dGeom pool_geom(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation,
                               bool ceil_mode, const char* op) {
   check_input(x, op);
-  WICK_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel_size must be positive, got ", pair_str(kernel));
+  WICK_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel_size must be positive, got ", kernel.str());
   if (stride[0] == 0 && stride[1] == 0) stride = kernel;
   WICK_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive ({0, 0} means kernel_size), got ",
-             pair_str(stride));
-  WICK_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ", pair_str(dilation));
+             stride.str());
+  WICK_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ", dilation.str());
   WICK_CHECK(padding[0] >= 0 && padding[1] >= 0 && padding[0] <= kernel[0] / 2 && padding[1] <= kernel[1] / 2, op,
-             ": padding must be non-negative and at most half the kernel size, got padding ", pair_str(padding),
-             " for kernel_size ", pair_str(kernel));
+             ": padding must be non-negative and at most half the kernel size, got padding ", padding.str(),
+             " for kernel_size ", kernel.str());
   kernels::Pool2dGeom g{};
   g.h = x.size(-2), g.w = x.size(-1);
   g.planes = x.numel() / (g.h * g.w);
@@ -42,8 +41,8 @@ kernels::Pool2dGeom pool_geom(const Tensor& x, Int2 kernel, Int2 stride, Int2 pa
   g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, g.dh, ceil_mode);
   g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, g.dw, ceil_mode);
   WICK_CHECK(g.oh >= 1 && g.ow >= 1, op, ": input ", shape_str(x.shape()), " is too small for kernel_size ",
-             pair_str(kernel), " with stride ", pair_str(stride), ", padding ", pair_str(padding), " and dilation ",
-             pair_str(dilation), ": the output would be ", g.oh, "x", g.ow);
+             kernel.str(), " with stride ", stride.str(), ", padding ", padding.str(), " and dilation ",
+             dilation.str(), ": the output would be ", g.oh, "x", g.ow);
   return g;
 }
 
@@ -56,7 +55,7 @@ Shape out_shape(const Tensor& x, int64_t oh, int64_t ow) {
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, Int2 dilation, bool ceil_mode) {
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation, bool ceil_mode) {
   const kernels::Pool2dGeom g = pool_geom(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d");
   Tensor out = empty(out_shape(x, g.oh, g.ow));
   WICK_CHECK(g.h * g.w <= std::numeric_limits<int32_t>::max(), "max_pool2d: input ", shape_str(x.shape()),
@@ -80,7 +79,7 @@ Tensor max_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, 
   return out;
 }
 
-Tensor avg_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, bool ceil_mode,
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, bool ceil_mode,
                   bool count_include_pad) {
   const kernels::Pool2dGeom g = pool_geom(x, kernel_size, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
   Tensor out = empty(out_shape(x, g.oh, g.ow));
@@ -95,10 +94,10 @@ Tensor avg_pool2d(const Tensor& x, Int2 kernel_size, Int2 stride, Int2 padding, 
   return out;
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
   check_input(x, "adaptive_avg_pool2d");
   WICK_CHECK(output_size[0] > 0 && output_size[1] > 0, "adaptive_avg_pool2d: output_size must be positive, got ",
-             pair_str(output_size));
+             output_size.str());
   const int64_t h = x.size(-2), w = x.size(-1), oh = output_size[0], ow = output_size[1];
   const int64_t planes = x.numel() / (h * w);
   Tensor out = empty(out_shape(x, oh, ow));

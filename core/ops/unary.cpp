@@ -5,7 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/kernels/strided.h"
-#include "core/ops/elementwise.h"
+#include "core/ops/unary.h"
 
 namespace wick {
 namespace {

@@ -62,7 +62,7 @@ Data load_data(const DataArgs& args, bool with_train) {
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const Data& data) {
   const bool from_file = model_name.size() > 5 && model_name.compare(model_name.size() - 5, 5, ".json") == 0;
-  if (!weights.empty() && !from_file && nn::has_architecture(nn::read_safetensors(weights)))
+  if (!weights.empty() && !from_file && nn::has_architecture(read_safetensors(weights)))
     return nn::load_module(weights);
   std::shared_ptr<nn::Module> model =
       from_file ? nn::load_architecture(model_name)

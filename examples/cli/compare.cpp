@@ -51,7 +51,7 @@ Diff diff(const Tensor& a, const Tensor& b, double rtol, double atol) {
 
 int run_compare(const std::string& path_a, const std::string& path_b, double rtol, double atol, bool json) {
   WICK_CHECK(rtol >= 0 && atol >= 0, "compare: --rtol and --atol must be non-negative, got ", rtol, " and ", atol);
-  nn::SafetensorsFile fa = nn::read_safetensors(path_a), fb = nn::read_safetensors(path_b);
+  SafetensorsFile fa = read_safetensors(path_a), fb = read_safetensors(path_b);
   std::map<std::string, Tensor> tb(fb.tensors.begin(), fb.tensors.end());
   std::set<std::string> only_a, only_b;
   for (auto& [name, t] : fa.tensors)

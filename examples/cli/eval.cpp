@@ -35,7 +35,7 @@ int run_eval(const EvalArgs& a) {
 }
 
 int run_inspect(const std::string& path, bool json) {
-  nn::SafetensorsFile file = nn::read_safetensors(path);
+  SafetensorsFile file = read_safetensors(path);
   int64_t params = 0;
   nlohmann::json j{{"file", path}, {"tensors", nlohmann::json::array()}};
   std::printf("%s: %zu tensors\n", path.c_str(), file.tensors.size());
@@ -87,7 +87,7 @@ int run_inspect(const std::string& path, bool json) {
 int run_fold_bn(const std::string& in, const std::string& out, const std::string& model_name, bool json) {
   check_output_path("--out", out);
   std::shared_ptr<nn::Module> model;
-  nn::SafetensorsFile file = nn::read_safetensors(in);
+  SafetensorsFile file = read_safetensors(in);
   if (nn::has_architecture(file)) {
     model = nn::load_module(in);
   } else {

@@ -1,4 +1,4 @@
-# Golden values for batch_norm (BN_SPEC.md): outputs, running statistics and gradients for x,
+# Golden values for batch_norm (docs/batchnorm_spec.md): outputs, running statistics and gradients for x,
 # weight and bias in training and eval mode, for (N, C), (N, C, L) and (N, C, H, W) inputs, and
 # running statistics over consecutive training batches. Run: /usr/bin/python3 tools/golden/batch_norm.py
 import torch

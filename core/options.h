@@ -1,5 +1,7 @@
-// WICK_ARG: one option of an options struct, stored with its default and read/set through a
-// chainable accessor, as libtorch's TORCH_ARG: Conv2dOptions(1, 32, 3).padding(1).bias(false).
+// What options structs are made of, for layers, optimizers and data loaders alike: WICK_ARG, one
+// option stored with its default and read/set through a chainable accessor (as libtorch's
+// TORCH_ARG: Conv2dOptions(1, 32, 3).padding(1).bias(false)), and Size2, wick's one (height,
+// width) type.
 #pragma once
 
 #define WICK_ARG(T, name)                 \
@@ -17,7 +19,7 @@
 #include <cstdint>
 #include <string>
 
-namespace wick::nn {
+namespace wick {
 
 // A (height, width) pair that a single number also fills, as libtorch's ExpandingArray<2>:
 // kernel_size(3) means (3, 3), kernel_size({3, 5}) means (3, 5).
@@ -35,4 +37,4 @@ struct Size2 {
   std::array<int64_t, 2> hw;
 };
 
-}  // namespace wick::nn
+}  // namespace wick

@@ -1,8 +1,10 @@
-// The umbrella header: #include <wick/wick.h> brings in the whole public API.
+// All of core: tensors, autograd, the ops, threads, random numbers, warnings. <wick/wick.h>
+// (written by CMakeLists.txt) brings in this and data/, layers/ and optim/.
 #pragma once
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/ops/conv.h"
+#include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/index.h"
 #include "core/ops/linalg.h"
@@ -10,11 +12,10 @@
 #include "core/ops/norm.h"
 #include "core/ops/pool.h"
 #include "core/ops/reduce.h"
+#include "core/ops/unary.h"
 #include "core/ops/view.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "core/safetensors.h"
 #include "core/tensor.h"
 #include "core/warning.h"
-#include "data/data.h"
-#include "layers/nn.h"
-#include "optim/optim.h"

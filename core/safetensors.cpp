@@ -1,5 +1,5 @@
 // safetensors reading and writing on top of nlohmann-json, with every offset checked.
-#include "layers/safetensors.h"
+#include "core/safetensors.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 
 #include "core/atomic_file.h"
 
-namespace wick::nn {
+namespace wick {
 namespace {
 
 using json = nlohmann::json;
@@ -150,4 +150,4 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return file;
 }
 
-}  // namespace wick::nn
+}  // namespace wick

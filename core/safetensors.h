@@ -9,7 +9,7 @@
 
 #include "core/tensor.h"
 
-namespace wick::nn {
+namespace wick {
 
 struct SafetensorsFile {
   std::vector<std::pair<std::string, Tensor>> tensors;  // in file order of their data
@@ -25,4 +25,4 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
 // overlapping, byte counts that disagree with the shape.
 SafetensorsFile read_safetensors(const std::string& path);
 
-}  // namespace wick::nn
+}  // namespace wick
