@@ -74,9 +74,14 @@ int run_inspect(const std::string& path, bool json) {
     j["batchnorm"].push_back({{"name", prefix}, {"running_mean", m}, {"running_var", v}, {"num_batches_tracked", seen}});
   }
   if (nn::has_architecture(file)) {
-    const std::string& arch = file.metadata.at("wick.architecture");
-    std::printf("architecture:\n%s\n", nlohmann::json::parse(arch).dump(2).c_str());
-    j["architecture"] = nlohmann::json::parse(arch);
+    // Rebuilt, not just printed: a description that does not fit the tensors is reported here.
+    try {
+      auto model = nn::load_module(path);
+      std::printf("architecture:\n%s\n", model->repr().c_str());
+      j["architecture"] = nlohmann::json::parse(nn::architecture_json(*model));
+    } catch (const Error& e) {
+      std::printf("architecture: not usable: %s\n", e.what());
+    }
   } else if (file.metadata.count("wick.architecture")) {
     std::printf("architecture: stored as a printout (wick 0.1), not read by this version\n");
   }
