@@ -76,6 +76,13 @@ class Module {
     add_child(name, m);
     return m;
   }
+  // The same for a holder (nn::Conv2d(...)), returned as given.
+  template <typename Holder>
+    requires requires(const Holder& h) { h.ptr(); }
+  Holder register_module(const std::string& name, const Holder& holder) {
+    add_child(name, holder.ptr());
+    return holder;
+  }
   void add_child(const std::string& name, std::shared_ptr<Module> m);
 
  private:
