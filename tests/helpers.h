@@ -3,7 +3,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -89,6 +92,30 @@ inline Tensor leaf(const Shape& shape, double shift = 0.0) {
   Tensor t = randn(shape);
   if (shift != 0.0) t.add_(full(shape, shift));
   return t.requires_grad_();
+}
+
+// A scratch file path unique to this test process, removed at scope exit.
+struct TempFile {
+  explicit TempFile(const std::string& suffix = ".safetensors")
+      : path((std::filesystem::temp_directory_path() /
+              ("wick_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + suffix))
+                 .string()) {}
+  ~TempFile() { std::filesystem::remove(path); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  std::string path;
+  static inline int counter = 0;
+};
+
+// Two modules hold the same state_dict: the same names in the same order, bitwise-equal tensors.
+inline void check_same_state(const nn::Module& a, const nn::Module& b) {
+  auto sa = nn::state_dict(a), sb = nn::state_dict(b);
+  REQUIRE(sa.size() == sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    CAPTURE(sa[i].first);
+    CHECK(sa[i].first == sb[i].first);
+    CHECK(equal(sa[i].second, sb[i].second));
+  }
 }
 
 // Golden values from PyTorch: a JSON file holding named tensors {"shape": [...], "data": [...]}.

@@ -2,14 +2,11 @@
 // against PyTorch (tests/data/optim.json from tools/golden/optim.py), bit-exact resume from state
 // files, thread-count determinism, and errors for bad hyperparameters and mismatched state.
 #include <cmath>
-#include <filesystem>
-#include <unistd.h>
 
 #include "helpers.h"
 
 using namespace wick;
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -87,13 +84,7 @@ void check_trajectories(const std::string& kind) {
   REQUIRE(n > 0);
 }
 
-// A scratch file path unique to this test process, removed at scope exit.
-struct TempFile {
-  std::string path = (fs::temp_directory_path() / ("wick_optim_" + std::to_string(::getpid()) + "_" +
-                                                   std::to_string(counter++) + ".safetensors")).string();
-  ~TempFile() { fs::remove(path); }
-  static inline int counter = 0;
-};
+using test::TempFile;
 
 std::vector<Tensor> clone_all(const std::vector<Tensor>& ts) {
   std::vector<Tensor> out;

@@ -8,17 +8,11 @@
 using namespace wick;
 namespace fs = std::filesystem;
 
+using test::TempFile;
+
 namespace {
 
 std::string pt_file() { return std::string(WICK_TEST_DATA) + "/small_cnn_pt.safetensors"; }
-
-// A scratch file path unique to this test process, removed at scope exit.
-struct TempFile {
-  std::string path = (fs::temp_directory_path() / ("wick_test_" + std::to_string(::getpid()) + "_" +
-                                                   std::to_string(counter++) + ".safetensors")).string();
-  ~TempFile() { fs::remove(path); }
-  static inline int counter = 0;
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -73,13 +67,7 @@ TEST_CASE("save then load round-trips bit-exactly, and load_module rebuilds the 
   nn::save(model, f.path);
   auto copy = nn::small_cnn();
   nn::load(copy, f.path);
-  auto a = nn::state_dict(*model), b = nn::state_dict(*copy);
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(a[i].first);
-    CHECK(a[i].first == b[i].first);
-    CHECK(equal(a[i].second, b[i].second));
-  }
+  test::check_same_state(*model, *copy);
   auto rebuilt = nn::load_module(f.path);
   CHECK(rebuilt->repr() == model->repr());
   model->eval();

@@ -91,14 +91,10 @@ int run_inspect(const std::string& path, bool json) {
 
 int run_fold_bn(const std::string& in, const std::string& out, const std::string& model_name, bool json) {
   check_output_path("--out", out);
-  std::shared_ptr<nn::Module> model;
-  SafetensorsFile file = read_safetensors(in);
-  if (nn::has_architecture(file)) {
-    model = nn::load_module(in);
-  } else {
-    model = nn::make_model(model_name, 1, 10, 28, 28).ptr();
-    nn::load(*model, in);
-  }
+  // Files without an architecture are --model's (a FILE.json, or a named model for 1x28x28, 10 classes).
+  Data shape;
+  shape.channels = 1, shape.classes = 10, shape.height = 28, shape.width = 28;
+  std::shared_ptr<nn::Module> model = make_or_load_model(in, model_name, shape);
   int folded = 0;
   auto fused = nn::fold_batchnorm(*model, &folded);
   nn::save(*fused, out);

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   auto* fold_cmd = app.add_subcommand("fold-bn", "fold BatchNorm into the preceding Conv2d/Linear layers");
   fold_cmd->add_option("--weights", fold_in, "input weights")->required()->check(CLI::ExistingFile);
   fold_cmd->add_option("--out", fold_out, "folded weights to write")->required();
-  fold_cmd->add_option("--model", fold_model, "architecture of files without one")->capture_default_str();
+  fold_cmd->add_option("--model", fold_model, "small-cnn | mlp | FILE.json: the architecture of files without one")->capture_default_str();
   fold_cmd->add_flag("--json", fold_json, "also print one JSON line");
 
   std::string cmp_a, cmp_b;
