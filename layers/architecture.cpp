@@ -27,8 +27,13 @@ struct DescriptionError : Error {
   using Error::Error;
 };
 
+// A path for a message: a deeply nested one keeps its two ends.
+std::string shown(const std::string& path) {
+  return path.size() <= 120 ? path : path.substr(0, 50) + " ... " + path.substr(path.size() - 50);
+}
+
 [[noreturn]] void refuse(const std::string& path, const std::string& what) {
-  throw DescriptionError(path.empty() ? what : path + ": " + what);
+  throw DescriptionError(path.empty() ? what : shown(path) + ": " + what);
 }
 
 std::string join(const std::string& path, const std::string& name) { return path.empty() ? name : path + "." + name; }
@@ -211,7 +216,9 @@ std::shared_ptr<Module> build(const Json& j, const std::string& path, int64_t de
   } catch (const DescriptionError&) {
     throw;
   } catch (const Error& e) {
-    refuse(path, e.what());  // the constructor's own check, e.g. "Conv2d: groups=3 must divide ..."
+    // The constructor's own check ("Conv2d: groups=3 must divide ..."), or the allocation limit's.
+    const std::string what = e.what();
+    refuse(path, what.rfind(type + ":", 0) == 0 ? what : type + ": " + what);
   }
   r.finish(type);
   return m;

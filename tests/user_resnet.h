@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/wick.h"
+#include <wick/wick.h>
 
 namespace wick::test {
 

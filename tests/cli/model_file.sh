@@ -28,8 +28,8 @@ wick_ok "eval with --model resnet20.json" eval --data synthetic --test-limit 50 
 
 wick_ok "inspect" inspect "$TMP/resnet20.safetensors"
 grep -q '^architecture:' "$OUT" || fail "inspect: expected the architecture"
-grep -q '"Residual"' "$OUT" || fail "inspect: expected the Residual blocks in the architecture"
-grep -q '"name": "layer3"' "$OUT" || fail "inspect: expected the named stage layer3 in the architecture"
+grep -q ': Residual($' "$OUT" || fail "inspect: expected the Residual blocks in the architecture"
+grep -q '^  (layer3): Sequential($' "$OUT" || fail "inspect: expected the named stage layer3 in the architecture"
 grep -qE '^  layer2\.0\.shortcut\.1\.running_var ' "$OUT" || fail "inspect: expected zoo.py's key layer2.0.shortcut.1.running_var"
 # fold-bn folds every BatchNorm of the file's architecture: bn1, two per block, two shortcuts.
 wick_ok "fold-bn of the resnet20 file" fold-bn --weights "$TMP/resnet20.safetensors" --out "$TMP/folded.safetensors" --json
