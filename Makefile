@@ -1,10 +1,11 @@
 # The README's commands. `make test` installs what is missing, builds and runs every test;
-# `make train` trains small-cnn on Fashion-MNIST. `make asan` runs the tests under sanitizers.
+# `make train` trains small-cnn on Fashion-MNIST. `make asan` runs the tests under sanitizers;
+# `make fuzz` fuzzes the architecture and weight-file readers (clang, tests/fuzz/).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 GENERATOR := $(if $(shell command -v ninja),-G Ninja,)
 
-.PHONY: deps build test train asan clean
+.PHONY: deps build test train asan fuzz clean
 
 deps:
 	@bash tools/install-deps.sh
@@ -26,5 +27,11 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && WICK_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# Builds the libFuzzer targets with clang (tests/fuzz/, docs/fuzzing.md) and runs each for
+# FUZZ_SECONDS from the committed corpus; a crash fails.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash tools/fuzz.sh $(FUZZ_SECONDS) build-fuzz
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -113,12 +113,13 @@ SafetensorsFile read_safetensors(const std::string& path) {
     else if (dt == "I64") e.dtype = Dtype::Int64;
     else bad("unsupported dtype " + dt + " (wick reads F32 and I64)");
     if (!v["shape"].is_array()) bad("shape is not an array");
-    uint64_t numel = 1;
+    uint64_t numel = 1, extent = 1;  // extent counts a 0 as 1: what the strides reach
     for (const json& d : v["shape"]) {
       if (!d.is_number_unsigned()) bad("shape has a non-integer or negative dimension");
       uint64_t n = d.get<uint64_t>();
-      if (n > (1ull << 40) || (n && numel > (1ull << 40) / n)) bad("shape is absurdly large");
+      if (n > (1ull << 40) || (n && extent > (1ull << 40) / n)) bad("shape is absurdly large");
       numel *= n;
+      extent *= std::max<uint64_t>(n, 1);
       e.shape.push_back(static_cast<int64_t>(n));
     }
     const json& off = v["data_offsets"];

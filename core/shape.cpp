@@ -24,7 +24,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    // numel_of does not bound this: a 0 anywhere makes the count 0 but not the strides.
+    WICK_CHECK(i == 0 || !__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s), "shape ", shape_str(shape),
+               " needs strides past 2^63");
   }
   return strides;
 }

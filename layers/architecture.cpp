@@ -276,8 +276,15 @@ void Writer::visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, b
 }
 
 Json parse(const std::string& text, const std::string& what) {
+  // Deeper values would overflow the stack of whatever walks them recursively (dump, say);
+  // an architecture nests about two levels per module.
+  constexpr int kMaxNesting = 1000;
+  auto nesting = [&](int depth, Json::parse_event_t, Json&) {
+    WICK_CHECK(depth <= kMaxNesting, what, " nests arrays and objects more than ", kMaxNesting, " deep");
+    return true;
+  };
   try {
-    return Json::parse(text);
+    return Json::parse(text, nesting);
   } catch (const Json::exception& e) {
     std::string msg = e.what();
     size_t cut = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
