@@ -275,16 +275,33 @@ void Writer::visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, b
   obj_[name] = std::move(list);
 }
 
+// How deep arrays and objects nest in JSON text (brackets inside strings do not count).
+int64_t nesting_of(const std::string& text) {
+  int64_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Json parse(const std::string& text, const std::string& what) {
   // Deeper values would overflow the stack of whatever walks them recursively (dump, say);
   // an architecture nests about two levels per module.
-  constexpr int kMaxNesting = 1000;
-  auto nesting = [&](int depth, Json::parse_event_t, Json&) {
-    WICK_CHECK(depth <= kMaxNesting, what, " nests arrays and objects more than ", kMaxNesting, " deep");
-    return true;
-  };
+  constexpr int64_t kMaxNesting = 1000;
+  WICK_CHECK(nesting_of(text) <= kMaxNesting, what, " nests arrays and objects more than ", kMaxNesting, " deep");
   try {
-    return Json::parse(text, nesting);
+    return Json::parse(text);
   } catch (const Json::exception& e) {
     std::string msg = e.what();
     size_t cut = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "

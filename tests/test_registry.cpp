@@ -442,7 +442,7 @@ TEST_CASE("hostile descriptions are refused quickly: huge sizes, deep nesting") 
   for (int i = 0; i < 10000; ++i) deep += R"({"type": "Sequential", "layers": [)";
   deep += R"({"type": "ReLU"})";
   for (int i = 0; i < 10000; ++i) deep += "]}";
-  quickly_refused(deep, "modules nested more than 64 deep");
+  quickly_refused(deep, "nests arrays and objects more than 1000 deep");
   // The limits are the caller's: a 64-deep tree builds by default, a 3-deep one is refused on request.
   std::string nested = R"({"type": "ReLU"})";
   for (int i = 0; i < 64; ++i) nested = R"({"type": "Sequential", "layers": [)" + nested + "]}";
