@@ -44,15 +44,13 @@ std::string brief(const Json& v) {
   return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }
 
-const char* expectation(Check check, const char* kind) {
-  static thread_local std::string s;
+std::string expectation(Check check, const std::string& kind) {
   switch (check) {
-    case Check::Positive: s = std::string("a positive ") + kind; break;
-    case Check::NonNegative: s = std::string("a non-negative ") + kind; break;
-    case Check::Unit: s = std::string("a ") + kind + " in [0, 1]"; break;
-    default: s = std::string(kind[0] == 'i' ? "an " : "a ") + kind;
+    case Check::Positive: return "a positive " + kind;
+    case Check::NonNegative: return "a non-negative " + kind;
+    case Check::Unit: return "a " + kind + " in [0, 1]";
+    default: return (kind[0] == 'i' ? "an " : "a ") + kind;
   }
-  return s.c_str();
 }
 
 bool passes(double v, Check check) {

@@ -49,7 +49,8 @@ class Module {
   std::shared_ptr<Module> replace_module(const std::string& name, std::shared_ptr<Module> module);
 
   // A deep copy: parameters, buffers, training flags and BatchNorm modes, built from the registered
-  // config of every module in the tree (an unregistered one is an error naming it).
+  // config of every module in the tree (an unregistered one is an error naming it). Defined with
+  // the descriptions it is built from, in layers/architecture.cpp.
   std::shared_ptr<Module> clone() const;
   // State that is neither a tensor nor config (a BatchNorm's mode), read or written through f;
   // files and clone() carry it. Most modules have none.
