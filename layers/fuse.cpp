@@ -21,7 +21,8 @@ namespace {
 // Exact types only: a subclass may compute something else.
 template <typename Impl>
 Impl* exactly(const std::shared_ptr<Module>& m) {
-  return m && typeid(*m) == typeid(Impl) ? static_cast<Impl*>(m.get()) : nullptr;
+  Module* raw = m.get();
+  return raw && typeid(*raw) == typeid(Impl) ? static_cast<Impl*>(raw) : nullptr;
 }
 
 // A container's layer list as the passes see it.

@@ -101,7 +101,8 @@ void Optimizer::add_param_group(const ParamGroup& group) {
     g.set_options(defaults_->clone());
   } else {
     const OptimizerOptions& o = g.options();
-    WICK_CHECK(typeid(o) == typeid(*defaults_), op, ": group ", gi,
+    const OptimizerOptions& d = *defaults_;
+    WICK_CHECK(typeid(o) == typeid(d), op, ": group ", gi,
                " has options of another optimizer than this one's");
     o.validate(op + " (group " + std::to_string(gi) + ")");
   }

@@ -188,9 +188,13 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
     // out fewer.
     if (add) std::copy(add + n * out_img, add + (n + 1) * out_img, o);
     if (b)
-      for (int64_t oc = 0; oc < g.o; ++oc)
-        if (add) for (int64_t p = 0; p < P; ++p) o[oc * P + p] += b[oc];
-        else std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
+      for (int64_t oc = 0; oc < g.o; ++oc) {
+        if (add) {
+          for (int64_t p = 0; p < P; ++p) o[oc * P + p] += b[oc];
+        } else {
+          std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
+        }
+      }
     const float beta = b || add ? 1.f : 0.f;
     for (int64_t grp = 0; grp < g.groups; ++grp)
       mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, beta, o + grp * og * P, P);
