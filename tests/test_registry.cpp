@@ -2,7 +2,6 @@
 // -> module and through clone(); a user-written ResNet trains, saves, reloads, clones, folds and
 // fuses; the resnet20 and small-cnn architecture files have zoo.py's names; and hostile or broken
 // descriptions are refused quickly, naming where.
-#include <chrono>
 #include <functional>
 #include <map>
 
@@ -162,10 +161,6 @@ std::vector<std::string> names_of(const nn::Module& m) {
   std::vector<std::string> out;
   for (auto& [name, t] : nn::state_dict(m)) out.push_back(name);
   return out;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Largest |a - b| over the largest |b|.
@@ -423,11 +418,13 @@ TEST_CASE("description errors name the path, and an unknown type lists the regis
                        "/nonexistent/model.json: cannot open the file", Error);
 }
 
-TEST_CASE("hostile descriptions are refused quickly: huge sizes, deep nesting") {
+TEST_CASE("hostile descriptions are refused before anything large is allocated: huge sizes, deep nesting") {
   auto quickly_refused = [](const std::string& json, const char* what) {
-    auto t0 = std::chrono::steady_clock::now();
+    const BufferStats before = buffer_stats();
     CHECK_THROWS_WITH_AS(nn::module_from_json(json), doctest::Contains(what), Error);
-    CHECK(seconds_since(t0) < 5.0);  // a guard against allocating or looping, not a benchmark
+    // No large tensor buffer was mapped for the refused description (each test runs alone).
+    CHECK(buffer_stats().mappings == before.mappings);
+    CHECK(buffer_stats().peak_in_use == before.peak_in_use);
   };
   quickly_refused(R"({"type": "Linear", "in_features": 1000000000, "out_features": 10})", "would pass the memory limit");
   quickly_refused(R"({"type": "Sequential", "layers": [{"type": "Conv2d", "in_channels": 1,
@@ -452,20 +449,18 @@ TEST_CASE("hostile descriptions are refused quickly: huge sizes, deep nesting") 
                        Error);
 }
 
-TEST_CASE("100,000 ReLUs in one Sequential build, describe, clone and run in linear time") {
+TEST_CASE("100,000 ReLUs in one Sequential build, describe, clone and run") {
   auto flat = [](int n) {
     std::string s = R"({"type": "Sequential", "layers": [)";
     for (int i = 0; i < n; ++i) s += std::string(i ? ", " : "") + R"({"type": "ReLU"})";
     return s + "]}";
   };
   const std::string json = flat(100000);
-  auto t0 = std::chrono::steady_clock::now();
   auto model = nn::module_from_json(json, nn::ArchitectureLimits().max_modules(100001));
   CHECK(model->named_children().size() == 100000);
   const std::string written = nn::architecture_json(*model);
   auto copy = model->clone();
   Tensor y = copy->forward(full({4}, -1.0));
-  CHECK(seconds_since(t0) < 5.0);  // quadratic work on 100,000 children would take minutes
   CHECK(y.to_vector<float>() == std::vector<float>(4, 0.f));
   CHECK(nn::module_from_json(written, nn::ArchitectureLimits().max_modules(100001))->named_children().size() == 100000);
   // The default limit counts every module, the Sequential too.
