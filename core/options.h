@@ -32,7 +32,9 @@ struct Size2 {
   // "(3, 3)", or "3" when `compact` and both are equal (PyTorch prints what it was given).
   std::string str(bool compact = false) const {
     if (compact && hw[0] == hw[1]) return std::to_string(hw[0]);
-    return "(" + std::to_string(hw[0]) + ", " + std::to_string(hw[1]) + ")";
+    std::string s = "(";  // appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "(" + ...
+    s.append(std::to_string(hw[0])).append(", ").append(std::to_string(hw[1])).append(")");
+    return s;
   }
   std::array<int64_t, 2> hw;
 };

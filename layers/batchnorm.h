@@ -52,7 +52,8 @@ class BatchNormImplBase : public Module {
   // When forward would normalize with the running statistics (eval mode, or frozen), fills the
   // per-channel map it applies, y = x·scale + shift (scale = γ/√(running_var + eps), shift =
   // β − running_mean·scale, in double), and returns true; false when it would use batch
-  // statistics. Warns as forward does about statistics that never saw a batch.
+  // statistics. Warns as forward does about statistics that never saw a batch. fold_batchnorm
+  // folds this map into the layer before.
   bool running_affine(std::vector<double>& scale, std::vector<double>& shift);
   std::string extra_repr() const override;
   void extra_state(Fields& f) override;  // the mode, when it is not auto

@@ -2,7 +2,6 @@
 // list, with a rule per rewrite; the fused layers' forwards.
 #include "layers/fuse.h"
 
-#include <cmath>
 #include <functional>
 #include <typeinfo>
 
@@ -71,21 +70,20 @@ bool ends_in_relu(const BatchNormImplBase& bn) {
   return dynamic_cast<const BatchNorm1dReLUImpl*>(&bn) || dynamic_cast<const BatchNorm2dReLUImpl*>(&bn);
 }
 
-// weight (O, ...) scaled per output channel by s = γ / sqrt(running_var + eps), the bias
-// b' = (b − running_mean)·s + β (b = 0 when absent), both in double and rounded once.
+// weight (O, ...) scaled per output channel by the BatchNorm's s = γ / sqrt(running_var + eps),
+// the bias b' = b·s + (β − running_mean·s) (b = 0 when absent), in double and rounded once.
 void fold_into(const Tensor& weight, const Tensor& bias, Tensor& out_weight, Tensor& out_bias,
-               const BatchNormImplBase& bn) {
+               BatchNormImplBase& bn) {
+  std::vector<double> scale, shift;
+  WICK_CHECK(bn.running_affine(scale, shift), "fold_batchnorm: ", bn.type_name(), " uses batch statistics");
   const int64_t o = weight.size(0), per = weight.numel() / o;
   Tensor w = weight.contiguous();
-  const float *pw = w.data<float>(), *rm = bn.running_mean.data<float>(), *rv = bn.running_var.data<float>();
+  const float* pw = w.data<float>();
   float *ow = out_weight.data<float>(), *ob = out_bias.data<float>();
   for (int64_t c = 0; c < o; ++c) {
-    const double gamma = bn.weight.defined() ? bn.weight.data<float>()[c] : 1.0;
-    const double beta = bn.bias.defined() ? bn.bias.data<float>()[c] : 0.0;
-    const double s = gamma / std::sqrt(static_cast<double>(rv[c]) + bn.options.eps());
-    for (int64_t k = 0; k < per; ++k) ow[c * per + k] = static_cast<float>(pw[c * per + k] * s);
+    for (int64_t k = 0; k < per; ++k) ow[c * per + k] = static_cast<float>(pw[c * per + k] * scale[c]);
     const double b = bias.defined() ? bias.data<float>()[c] : 0.0;
-    ob[c] = static_cast<float>((b - rm[c]) * s + beta);
+    ob[c] = static_cast<float>(b * scale[c] + shift[c]);
   }
   out_weight.bump_version();
   out_bias.bump_version();

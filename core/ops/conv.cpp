@@ -105,25 +105,28 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   WICK_CHECK(!add.defined() || (add.shape() == Shape{g.n, g.o, g.oh, g.ow} && add.dtype() == Dtype::Float32),
              "conv2d_affine: the added tensor must have the output's shape ", shape_str({g.n, g.o, g.oh, g.ow}),
              ", got ", shape_str(add.shape()));
+  Tensor out = empty({g.n, g.o, g.oh, g.ow});
+  Tensor xc = x.contiguous(), wc = weight.contiguous(), ac = add.defined() ? add.contiguous() : Tensor();
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  const float* pa = ac.defined() ? ac.data<float>() : nullptr;
+  if (identity) {  // the weights as they are (a folded FusedConv2d's every call): no copy
+    if (out.numel() > 0)
+      kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, relu,
+                              out.data<float>(), pa);
+    return out;
+  }
   // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
   // weights (rounded once, in double) and the shift into its bias.
-  Tensor wc = weight.contiguous();
   const int64_t per_out = wc.numel() / g.o;
   std::vector<float> w(static_cast<size_t>(wc.numel())), b(static_cast<size_t>(g.o));
   const float* pw = wc.data<float>();
-  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   for (int64_t o = 0; o < g.o; ++o) {
-    const double s = identity ? 1.0 : scale[o], t = identity ? 0.0 : shift[o];
     for (int64_t k = 0; k < per_out; ++k)
-      w[o * per_out + k] = identity ? pw[o * per_out + k] : static_cast<float>(static_cast<double>(pw[o * per_out + k]) * s);
+      w[o * per_out + k] = static_cast<float>(static_cast<double>(pw[o * per_out + k]) * scale[o]);
     const double b0 = bc.defined() ? bc.data<float>()[o] : 0.0;
-    b[o] = static_cast<float>(b0 * s + t);
+    b[o] = static_cast<float>(b0 * scale[o] + shift[o]);
   }
-  Tensor out = empty({g.n, g.o, g.oh, g.ow});
-  Tensor xc = x.contiguous(), ac = add.defined() ? add.contiguous() : Tensor();
-  if (out.numel() > 0)
-    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(),
-                            ac.defined() ? ac.data<float>() : nullptr);
+  if (out.numel() > 0) kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa);
   return out;
 }
 
