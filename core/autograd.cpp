@@ -76,6 +76,20 @@ Saves product_saves(const Tensor& a, const Tensor& b) {
   return s;
 }
 
+AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  AffineInputs a{{x}, -1, -1, Saves{.inputs = {0}}};
+  if (weight.defined()) {
+    a.iw = static_cast<int>(a.inputs.size());
+    a.inputs.push_back(weight);
+    a.saves.inputs.push_back(static_cast<size_t>(a.iw));
+  }
+  if (bias.defined()) {
+    a.ib = static_cast<int>(a.inputs.size());
+    a.inputs.push_back(bias);
+  }
+  return a;
+}
+
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves) {
   if (!should_record(inputs)) return;
   auto node = std::make_shared<Node>();

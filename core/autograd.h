@@ -93,6 +93,16 @@ bool should_record(const std::vector<Tensor>& inputs);
 // other's value: each is saved only when the other requires grad.
 Saves product_saves(const Tensor& a, const Tensor& b);
 
+// The inputs of a normalization of x with an optional weight and bias: {x, weight, bias} without
+// the undefined ones, where weight and bias sit among them (-1: undefined), and Saves keeping x
+// and the weight (what the input gradient reads).
+struct AffineInputs {
+  std::vector<Tensor> inputs;
+  int iw = -1, ib = -1;
+  Saves saves;
+};
+AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 // Attaches `fn` as the backward of `out` when should_record(inputs); `out` then requires grad.
 // `saves` names what fn reads through BackwardCtx::input and ::out; the graph keeps nothing else.
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves = {});

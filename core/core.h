@@ -6,6 +6,7 @@
 #include "core/ops/conv.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/group_norm.h"
 #include "core/ops/index.h"
 #include "core/ops/linalg.h"
 #include "core/ops/loss.h"

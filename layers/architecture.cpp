@@ -113,6 +113,17 @@ class Reader : public Fields {
       v = Size2(integer(*j, name, check));
     }
   }
+  void visit(const char* name, std::vector<int64_t>& v, Check check, bool required) override {
+    const Json* j = get(name, required);
+    if (!j) return;
+    if (!j->is_array()) {
+      v = {integer(*j, name, check)};
+      return;
+    }
+    if (j->empty()) refuse(join(path_, name), "expected a number or a non-empty list of them, got []");
+    v.clear();
+    for (const Json& e : *j) v.push_back(integer(e, name, check));
+  }
   void visit(const char* name, std::string& v, Check, bool required) override {
     const Json* j = get(name, required);
     if (!j) return;
@@ -238,6 +249,7 @@ class Writer : public Fields {
   void visit(const char* name, Size2& v, Check, bool) override {
     obj_[name] = v[0] == v[1] ? Json(v[0]) : Json::array({v[0], v[1]});
   }
+  void visit(const char* name, std::vector<int64_t>& v, Check, bool) override { obj_[name] = v; }
   void visit(const char* name, std::string& v, Check, bool) override { obj_[name] = v; }
   void visit(const char* name, std::shared_ptr<Module>& v, Check, bool) override;
   void visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, bool) override;

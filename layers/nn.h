@@ -12,6 +12,7 @@
 #include "layers/models.h"
 #include "layers/mode_guard.h"
 #include "layers/module.h"
+#include "layers/normalization.h"
 #include "layers/pooling.h"
 #include "layers/registry.h"
 #include "layers/serialize.h"

@@ -43,6 +43,8 @@ class Fields {
   virtual void visit(const char* name, std::optional<double>& v, Check check, bool required) = 0;
   virtual void visit(const char* name, bool& v, Check check, bool required) = 0;
   virtual void visit(const char* name, Size2& v, Check check, bool required) = 0;
+  // A non-empty list of integers (a shape), each meeting the check; a single number is a list of one.
+  virtual void visit(const char* name, std::vector<int64_t>& v, Check check, bool required) = 0;
   virtual void visit(const char* name, std::string& v, Check check, bool required) = 0;
   virtual void visit(const char* name, std::shared_ptr<Module>& v, Check check, bool required) = 0;
   virtual void visit(const char* name, Named<std::shared_ptr<Module>>& v, Check check, bool required) = 0;

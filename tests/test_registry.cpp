@@ -66,7 +66,9 @@ const std::map<std::string, Sample>& samples() {
             "shortcut": {"type": "Sequential", "layers": [
               {"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 1, "stride": 2}]}})",
         {2, 3, 8, 8}, R"({"bn1": {"mode": "frozen"}})"}},
+      {"GroupNorm", {R"({"type": "GroupNorm", "num_groups": 3, "num_channels": 6, "eps": 0.001})", {3, 6, 4, 4}}},
       {"Identity", {R"({"type": "Identity"})", {2, 3}}},
+      {"LayerNorm", {R"({"type": "LayerNorm", "normalized_shape": [4, 5], "eps": 0.0001})", {2, 3, 4, 5}}},
       {"LeakyReLU", {R"({"type": "LeakyReLU", "negative_slope": 0.2})", {3, 4}}},
       {"Linear", {R"({"type": "Linear", "in_features": 5, "out_features": 3, "bias": false})", {4, 5}}},
       {"MaxPool2d",

@@ -3,43 +3,14 @@
 // vectorize); a channel's partials are then combined in n order, whatever the thread count.
 #include "core/kernels/batch_norm.h"
 
-#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <vector>
 
-#include "core/parallel.h"
+#include "core/kernels/norm_loops.h"
 
 namespace wick::kernels {
 namespace {
-
-constexpr int64_t kWork = 32768;  // elements per task, roughly
-constexpr int kLanes = 8;
-
-// Calls fn(plane) for every (n, c) plane of S elements, plane = n * C + c.
-template <typename Fn>
-void for_planes(int64_t N, int64_t C, int64_t S, Fn fn) {
-  parallel_for(0, N * C, std::max<int64_t>(1, kWork / std::max<int64_t>(S, 1)), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) fn(p);
-  });
-}
-
-double combine(const double* acc) {
-  double s = 0.0;
-  for (int k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
-}
-
-// Σ f(k) for k in [0, S), in the fixed lane order described above.
-template <typename F>
-double lane_sum(int64_t S, F f) {
-  double acc[kLanes] = {};
-  int64_t k = 0;
-  for (; k + kLanes <= S; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += f(k + l);
-  for (; k < S; ++k) acc[k % kLanes] += f(k);
-  return combine(acc);
-}
 
 // One output of batch_norm_apply before its ReLU. The backward recomputes the ReLU's mask with
 // it, so forward and backward share this one expression and agree bit for bit.
@@ -60,7 +31,7 @@ float relu_grad(float g, float y) {
 void batch_norm_stats(const float* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
   std::vector<double> psum(static_cast<size_t>(N * C)), pm2(static_cast<size_t>(N * C));
   const double ds = static_cast<double>(S);
-  for_planes(N, C, S, [&](int64_t p) {
+  for_rows(N * C, S, [&](int64_t p) {
     const float* in = x + p * S;
     const double s = lane_sum(S, [&](int64_t k) { return static_cast<double>(in[k]); });
     const double m = S > 0 ? s / ds : 0.0;
@@ -87,7 +58,7 @@ void batch_norm_stats(const float* x, int64_t N, int64_t C, int64_t S, double* m
 
 void batch_norm_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S, const double* mean,
                       const double* a, const double* b, bool relu) {
-  for_planes(N, C, S, [&](int64_t p) {
+  for_rows(N * C, S, [&](int64_t p) {
     const int64_t c = p % C;
     const double m = mean[c], ac = a[c], bc = b[c];
     const float* __restrict in = x + p * S;
@@ -101,7 +72,7 @@ void batch_norm_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S,
 void batch_norm_grad_sums(const float* x, const float* g, const BnRelu* relu, const double* mean, int64_t N,
                           int64_t C, int64_t S, double* sum_g, double* sum_gxc) {
   std::vector<double> pg(static_cast<size_t>(N * C)), pgx(static_cast<size_t>(N * C));
-  for_planes(N, C, S, [&](int64_t p) {
+  for_rows(N * C, S, [&](int64_t p) {
     const float* px = x + p * S;
     const float* pgr = g + p * S;
     const int64_t c = p % C;
@@ -130,7 +101,7 @@ void batch_norm_grad_sums(const float* x, const float* g, const BnRelu* relu, co
 void batch_norm_input_grad(const float* x, const float* g, const BnRelu* relu, const double* mean, const double* A,
                            const double* B, const double* K, int64_t N, int64_t C, int64_t S, bool assign,
                            float* dx) {
-  for_planes(N, C, S, [&](int64_t p) {
+  for_rows(N * C, S, [&](int64_t p) {
     const int64_t c = p % C;
     const double a = A[c], bb = B[c], k0 = K[c], m = mean[c];
     const float* __restrict px = x + p * S;

@@ -95,11 +95,8 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   Tensor out = empty(x.shape());
   kernels::batch_norm_apply(xc.data<float>(), out.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
 
-  std::vector<Tensor> inputs{x};
-  const int iw = weight.defined() ? static_cast<int>(inputs.size()) : -1;
-  if (weight.defined()) inputs.push_back(weight);
-  const int ib = bias.defined() ? static_cast<int>(inputs.size()) : -1;
-  if (bias.defined()) inputs.push_back(bias);
+  AffineInputs in = affine_inputs(x, weight, bias);
+  const int iw = in.iw, ib = in.ib;
   // Backward, per channel, with g = dL/dy, x̂ = (x − μ)·invstd and n values per channel.
   //   dβ = Σ g ;  dγ = Σ g·x̂ = invstd·Σ g·(x − μ)          (both modes; eval uses the running μ, σ²)
   //   eval: μ and invstd are constants, so dx = γ·invstd·g.
@@ -108,14 +105,12 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   //        = A·g + B·(x − μ) + K  with A = γ·invstd, B = −γ·invstd³·Σ g(x − μ)/n, K = −γ·invstd·Σ g/n.
   // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0, out being
   // recomputed from x with the forward's a and β (so only x is kept, not out).
-  Saves saves{.inputs = {0}};
-  if (iw >= 0) saves.inputs.push_back(static_cast<size_t>(iw));
   if (!relu) {  // the backward needs them only for the ReLU's mask
     a.clear();
     beta.clear();
   }
-  record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, [mean, invstd, training, iw, ib, N, C, S, n, a,
-                                                                beta](BackwardCtx& ctx) {
+  record(out, relu ? "batch_norm_relu" : "batch_norm", in.inputs, [mean, invstd, training, iw, ib, N, C, S, n,
+                                                                   a, beta](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -153,7 +148,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     bool assign = false;
     float* dx = ctx.grad_in_or_new(0, assign).data<float>();
     kernels::batch_norm_input_grad(px, g, relu, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
-  }, saves);
+  }, in.saves);
   return out;
 }
 
