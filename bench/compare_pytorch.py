@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# wick against PyTorch on small-cnn / Fashion-MNIST: `wick bench` and bench/pytorch_small_cnn.py,
-# one process per workload and framework, alternating, repeated; medians and ratios as markdown.
+# wick against PyTorch on a zoo model (small-cnn by default) / Fashion-MNIST: `wick bench` and
+# bench/pytorch_zoo.py (zoo.py's twin), one process per workload and framework, alternating,
+# repeated; medians and ratios as markdown.
 """Compare wick with PyTorch (Debian python3-torch) on the same network, data, batch and threads.
 
 Each repetition runs every workload once per framework, each in a fresh process (so peak RSS is
@@ -9,6 +10,7 @@ shows the median over repetitions (min-max in brackets) and the ratio wick / PyT
 project's targets. Run it with the Python that has torch:
 
   /usr/bin/python3 bench/compare_pytorch.py --wick build/wick --threads 2 --reps 5
+  /usr/bin/python3 bench/compare_pytorch.py --model resnet20 --only train64,eval256
   /usr/bin/python3 bench/compare_pytorch.py --update-doc docs/performance.md   # rewrite the doc's tables
 """
 import argparse
@@ -135,6 +137,8 @@ def main():
     ap.add_argument("--wick", default=os.path.join(ROOT, "build", "wick"), help="the wick binary (default build/wick)")
     ap.add_argument("--python", default="/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable,
                     help="the Python with torch (Debian's python3-torch) for the PyTorch side (default /usr/bin/python3)")
+    ap.add_argument("--model", default="small-cnn", help="the zoo model both sides build (default small-cnn)")
+    ap.add_argument("--norm", default="", help="its normalization: batch | group | layer | none (default: its own)")
     ap.add_argument("--threads", type=int, default=2, help="threads for both frameworks")
     ap.add_argument("--reps", type=int, default=5, help="repetitions (fresh processes each)")
     ap.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
@@ -154,12 +158,14 @@ def main():
     if a.reps < 1 or a.threads < 0:
         ap.error("--reps must be positive and --threads zero or more")
 
-    common = ["--threads", str(a.threads), "--repeats", str(a.repeats), "--json"]
+    common = ["--model", a.model, "--threads", str(a.threads), "--repeats", str(a.repeats), "--json"]
+    if a.norm:
+        common += ["--norm", a.norm]
     if a.steps:
         common += ["--steps", str(a.steps)]
     if a.data_dir:
         common += ["--data-dir", a.data_dir]
-    commands = {"wick": [a.wick, "bench"], "pytorch": [a.python, os.path.join(HERE, "pytorch_small_cnn.py")]}
+    commands = {"wick": [a.wick, "bench"], "pytorch": [a.python, os.path.join(HERE, "pytorch_zoo.py")]}
     results = {fw: {w: [] for w in only} for fw in commands}
     load_start = os.getloadavg()[0]
     for rep in range(a.reps):
@@ -177,7 +183,8 @@ def main():
 
     metrics = [m for m in METRICS if m[0] in only]
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    cmd = (f"/usr/bin/python3 bench/compare_pytorch.py --threads {a.threads} --reps {a.reps} --repeats {a.repeats}"
+    cmd = (f"/usr/bin/python3 bench/compare_pytorch.py --model {a.model}" + (f" --norm {a.norm}" if a.norm else "")
+           + f" --threads {a.threads} --reps {a.reps} --repeats {a.repeats}"
            + (f" --steps {a.steps}" if a.steps else "") + ("" if only == WORKLOADS else f" --only {','.join(only)}"))
     busy = load_start > 0.5 or load_end > 1.5
     lines = [f"Measured {date} with `{cmd}`, {a.threads} thread{'s' if a.threads != 1 else ''} in both frameworks.", "",
@@ -193,12 +200,13 @@ def main():
 
     profile = None
     if a.profile or a.update_doc:
-        proc = subprocess.run([a.wick, "bench", "--profile", "--threads", str(a.threads)]
+        proc = subprocess.run([a.wick, "bench", "--profile", "--model", a.model, "--threads", str(a.threads)]
+                              + (["--norm", a.norm] if a.norm else [])
                               + (["--data-dir", a.data_dir] if a.data_dir else []),
                               capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
             sys.exit(f"compare_pytorch: wick bench --profile failed:\n{proc.stderr.strip()}")
-        profile = (f"`wick bench --profile --threads {a.threads}`, {date}:\n\n```\n{proc.stdout.rstrip()}\n```")
+        profile = (f"`wick bench --profile --model {a.model} --threads {a.threads}`, {date}:\n\n```\n{proc.stdout.rstrip()}\n```")
         print("\n" + profile)
     if a.raw:
         with open(a.raw, "w") as f:

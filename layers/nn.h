@@ -16,3 +16,4 @@
 #include "layers/pooling.h"
 #include "layers/registry.h"
 #include "layers/serialize.h"
+#include "layers/summary.h"

@@ -384,6 +384,13 @@ TEST_CASE("data: ImageFolder errors") {
   write_file(dir / "cat/empty.jpg", Bytes());
   CHECK_ERROR(data::ImageFolder(dir.path.string(), opts), "cannot decode", "empty.jpg");
   fs::remove(dir / "cat/empty.jpg");
+  // A JPEG whose Huffman table declares 16 x 255 codes (stb_image 2.27 writes past its table):
+  // SOI, then a DHT segment of length 19 with class/id 0 and sixteen counts of 255.
+  Bytes dht = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00};
+  dht.insert(dht.end(), 16, 0xFF);
+  write_file(dir / "cat/huffman.jpg", dht);
+  CHECK_ERROR(data::ImageFolder(dir.path.string(), opts), "cannot decode", "huffman.jpg", "4080 codes, more than 256");
+  fs::remove(dir / "cat/huffman.jpg");
   CHECK_ERROR(data::ImageFolder(dir.path.string(), opts.channels(2)), "channels must be 1 or 3");
   CHECK_ERROR(data::ImageFolder(dir.path.string(), data::ImageFolderOptions(0, 8)), "image size");
 }

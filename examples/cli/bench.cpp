@@ -1,5 +1,6 @@
-// wick bench: small-cnn on Fashion-MNIST, measured as a user would run it: training images/s at
-// batch 64 and 256, eval images/s at batch 256, batch-1 latency, and the process's peak RSS.
+// wick bench: a zoo model (small-cnn by default) on Fashion-MNIST, measured as a user would run
+// it: training images/s at batch 64 and 256, eval images/s at batch 256, batch-1 latency, and the
+// process's peak RSS.
 #include "bench.h"
 
 #include <sys/resource.h>
@@ -65,8 +66,8 @@ std::vector<double> repeat_rates(const Plan& p, const std::function<int64_t()>& 
 
 // Training images/s of each repeat: forward, cross-entropy, zero_grad, backward, SGD step, with the
 // loader's batches (its wait included).
-std::vector<double> measure_training(const Data& data, int64_t batch, const Plan& p) {
-  TrainSetup s(data, batch);
+std::vector<double> measure_training(const BenchArgs& a, const Data& data, int64_t batch, const Plan& p) {
+  TrainSetup s(a, data, batch);
   return repeat_rates(p, [&] {
     data::Batch& b = s.next_batch();
     Tensor loss = cross_entropy(s.model().forward(b.data), b.target);
@@ -78,18 +79,16 @@ std::vector<double> measure_training(const Data& data, int64_t batch, const Plan
   });
 }
 
-// small-cnn (seed 0) fused for inference (as wick eval runs it) for the eval and latency
-// workloads. Its BatchNorm running statistics keep their initial values (mean 0, variance 1): the
-// arithmetic is a trained model's.
-std::shared_ptr<nn::Module> eval_model(const Data& data) {
-  manual_seed(0);
-  nn::Sequential model = nn::small_cnn(data.channels, data.classes, data.height, data.width);
-  return nn::fuse_for_inference(*model);
+// bench_model fused for inference (as wick eval runs it) for the eval and latency workloads. Its
+// BatchNorm running statistics keep their initial values (mean 0, variance 1): the arithmetic is a
+// trained model's.
+std::shared_ptr<nn::Module> eval_model(const BenchArgs& a, const Data& data) {
+  return nn::fuse_for_inference(*bench_model(a, data));
 }
 
 // Eval images/s of each repeat: eval mode, no graph, forward passes over the test split in order.
-std::vector<double> measure_eval(const Data& data, int64_t batch, const Plan& p) {
-  auto model = eval_model(data);
+std::vector<double> measure_eval(const BenchArgs& a, const Data& data, int64_t batch, const Plan& p) {
+  auto model = eval_model(a, data);
   NoGradGuard no_grad;
   data::DataLoader loader(data.test, data::DataLoaderOptions(batch));
   auto it = loader.begin();
@@ -103,8 +102,8 @@ std::vector<double> measure_eval(const Data& data, int64_t batch, const Plan& p)
 }
 
 // Milliseconds of every single-image eval forward (test images in turn, prepared beforehand).
-std::vector<double> measure_latency(const Data& data, const Plan& p) {
-  auto model = eval_model(data);
+std::vector<double> measure_latency(const BenchArgs& a, const Data& data, const Plan& p) {
+  auto model = eval_model(a, data);
   NoGradGuard no_grad;
   std::vector<Tensor> images;
   for (int64_t i = 0; i < std::min<int64_t>(100, data.test->size()); ++i)
@@ -135,13 +134,14 @@ int run_bench(const BenchArgs& a) {
   double load_s = seconds_since(load_start);
   if (a.profile) return run_profile(a, data);
 
-  std::printf("wick bench: small-cnn on Fashion-MNIST, %d thread%s (SGD lr 0.05 momentum 0.9, cross-entropy)\n",
-              get_num_threads(), get_num_threads() == 1 ? "" : "s");
+  std::printf("wick bench: %s%s on Fashion-MNIST, %d thread%s (SGD lr 0.05 momentum 0.9, cross-entropy)\n",
+              a.model.c_str(), a.norm.empty() ? "" : (" --norm " + a.norm).c_str(), get_num_threads(),
+              get_num_threads() == 1 ? "" : "s");
   std::printf("data loaded in %.2f s (%s%lld test images)\n\n", load_s,
               any_training ? (std::to_string(data.train->size()) + " training, ").c_str() : "",
               static_cast<long long>(data.test->size()));
   std::printf("%-9s %-27s %10s %10s %10s  %s\n", "workload", "measure", "median", "min", "max", "runs");
-  nlohmann::json out{{"threads", get_num_threads()}, {"model", "small-cnn"}, {"data", "fashion-mnist"},
+  nlohmann::json out{{"threads", get_num_threads()}, {"model", a.model}, {"norm", a.norm}, {"data", "fashion-mnist"},
                      {"data_load_s", load_s}};
   for (const Workload& w : workloads()) {
     if (!chosen(w, a)) continue;
@@ -149,14 +149,14 @@ int run_bench(const BenchArgs& a) {
     nlohmann::json j{{"steps", p.steps}, {"repeats", p.repeats}, {"warmup", p.warmup}, {"batch", w.batch}};
     char runs[96];
     if (w.kind == Kind::Latency) {
-      std::vector<double> ms = measure_latency(data, p);
+      std::vector<double> ms = measure_latency(a, data, p);
       Summary s = summarize(ms);
       double p99 = percentile(ms, 99);
       std::snprintf(runs, sizeof runs, "%lld forwards, p99 %.3f ms", static_cast<long long>(ms.size()), p99);
       std::printf("%-9s %-27s %10.3f %10.3f %10.3f  %s\n", w.name, w.what, s.median, s.min, s.max, runs);
       j.update({{"median_ms", s.median}, {"p99_ms", p99}, {"min_ms", s.min}, {"max_ms", s.max}});
     } else {
-      Summary s = summarize(w.kind == Kind::Eval ? measure_eval(data, w.batch, p) : measure_training(data, w.batch, p));
+      Summary s = summarize(w.kind == Kind::Eval ? measure_eval(a, data, w.batch, p) : measure_training(a, data, w.batch, p));
       std::snprintf(runs, sizeof runs, "%lld x %lld steps", static_cast<long long>(p.repeats),
                     static_cast<long long>(p.steps));
       std::printf("%-9s %-27s %10.1f %10.1f %10.1f  %s\n", w.name, w.what, s.median, s.min, s.max, runs);
@@ -194,10 +194,14 @@ double percentile(std::vector<double> values, double p) {
   return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
 }
 
-TrainSetup::TrainSetup(const Data& data, int64_t batch_size)
-    : loader_(data.train, data::DataLoaderOptions(batch_size).shuffle(true).seed(0)) {
+nn::Sequential bench_model(const BenchArgs& a, const Data& data) {
   manual_seed(0);
-  model_ = nn::small_cnn(data.channels, data.classes, data.height, data.width).ptr();
+  return nn::make_model(a.model, model_options(data, a.norm));
+}
+
+TrainSetup::TrainSetup(const BenchArgs& a, const Data& data, int64_t batch_size)
+    : loader_(data.train, data::DataLoaderOptions(batch_size).shuffle(true).seed(0)) {
+  model_ = bench_model(a, data).ptr();
   nn::fuse_batchnorm_relu(*model_);  // as wick train does
   model_->train();
   optimizer_ = make_optimizer(OptimArgs{}, {optim::ParamGroup(model_->parameters())}, {});
@@ -219,9 +223,14 @@ double peak_rss_mib() {
 Subcommand add_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   Subcommand s;
-  s.cmd = app.add_subcommand("bench", "benchmark small-cnn on Fashion-MNIST: training, eval, latency, memory");
+  s.cmd = app.add_subcommand("bench", "benchmark a zoo model on Fashion-MNIST: training, eval, latency, memory");
   std::vector<std::string> names;
   for (const Workload& w : workloads()) names.emplace_back(w.name);
+  s.cmd->add_option("--model", args->model, "the zoo model to measure (see wick models)")
+      ->check(CLI::IsMember(nn::model_names()))
+      ->capture_default_str();
+  s.cmd->add_option("--norm", args->norm, "its normalization: batch | group | layer | none (default: the model's own)")
+      ->check(CLI::IsMember({"batch", "group", "layer", "none"}));
   s.cmd->add_option("--threads", args->threads, "worker threads (0: all cores)")->check(nonnegative_number());
   CLI::Option* only =
       s.cmd->add_option("--only", args->only, "run only these workloads (comma-separated): train64, train256, eval256, latency")
@@ -246,7 +255,7 @@ Subcommand add_bench(CLI::App& app) {
   s.cmd->add_option("--data-dir", args->data_dir, "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)");
   s.cmd->add_flag("--json", args->json, "end with one JSON line of every figure");
   s.cmd->footer(
-      "Each workload builds its own small-cnn (seed 0). Training: SGD lr 0.05 momentum 0.9, cross-entropy,\n"
+      "Each workload builds its own model (seed 0). Training: SGD lr 0.05 momentum 0.9, cross-entropy,\n"
       "shuffled batches from the DataLoader (its wait counts, as in real training). Throughput rows are the\n"
       "median, min and max over the repeats; latency is over every single-image forward (p99 by nearest rank).\n"
       "bench/compare_pytorch.py runs the same workloads in PyTorch, one process per workload.");

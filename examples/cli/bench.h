@@ -12,6 +12,8 @@
 namespace wick::cli {
 
 struct BenchArgs {
+  std::string model = "small-cnn";  // a zoo model
+  std::string norm;                 // empty: the model's default
   int threads = 0;                 // 0: all cores
   std::vector<std::string> only;   // workload names; empty: all of them
   int64_t steps = 0;               // per repeat; 0: the workload's default
@@ -37,12 +39,15 @@ Summary summarize(std::vector<double> values);
 // values at or below it.
 double percentile(std::vector<double> values, double p);
 
-// What a training measurement runs, set up as `wick train` does: small-cnn initialized from seed
-// 0, SGD lr 0.05 momentum 0.9, and a shuffled (seed 0), prefetching DataLoader over the training
-// split.
+// The zoo model --model (--norm) for the data, initialized from seed 0.
+nn::Sequential bench_model(const BenchArgs& args, const Data& data);
+
+// What a training measurement runs, set up as `wick train` does: bench_model with each BatchNorm
+// + ReLU fused, SGD lr 0.05 momentum 0.9, and a shuffled (seed 0), prefetching DataLoader over the
+// training split.
 class TrainSetup {
  public:
-  TrainSetup(const Data& data, int64_t batch_size);
+  TrainSetup(const BenchArgs& args, const Data& data, int64_t batch_size);
   nn::SequentialImpl& model() { return *model_; }
   optim::Optimizer& optimizer() { return *optimizer_; }
   // The loader's next batch, starting a new epoch when one ends (as a long training run would).

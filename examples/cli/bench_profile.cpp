@@ -106,13 +106,10 @@ void describe(Row& r, const nn::SequentialImpl& model, size_t i, const Tensor& x
   const double nx = static_cast<double>(x.numel()), ny = static_cast<double>(y.numel());
   const bool grad_x = x.requires_grad();
   r.bytes = 4.0 * (nx + ny + params) + 4.0 * (ny + nx + (grad_x ? nx : 0) + 2 * params);
-  Tensor w;
-  if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(&m)) w = conv->weight;
-  if (auto* lin = dynamic_cast<nn::LinearImpl*>(&m)) w = lin->weight;
-  if (!w.defined()) return;
-  // Each output element is a dot product over one weight row (C/groups*KH*KW, or in_features);
+  // Conv2d and Linear multiply-adds (a container's: those of its layers), each counted twice;
   // backward repeats that work once for dL/dw and once more for dL/dx.
-  r.flops_fwd = 2.0 * ny * static_cast<double>(w.numel() / w.size(0));
+  Shape sample(x.shape().begin() + 1, x.shape().end());
+  r.flops_fwd = nn::forward_cost(m, sample).flops * static_cast<double>(x.size(0));
   r.flops_bwd = r.flops_fwd * (grad_x ? 2.0 : 1.0);
 }
 
@@ -126,7 +123,7 @@ struct ObserverGuard {
 int run_profile(const BenchArgs& a, const Data& data) {
   const int64_t warmup = a.warmup >= 0 ? a.warmup : 5;
   const int64_t steps = (a.steps > 0 ? a.steps : 20) * a.repeats;
-  TrainSetup s(data, a.profile_batch);
+  TrainSetup s(a, data, a.profile_batch);
   nn::SequentialImpl& model = s.model();
   const size_t layers = model.size();
   // Rows: the loader's wait, each layer, the loss, the engine's own work, zero_grad, the SGD step.
@@ -226,9 +223,9 @@ int run_profile(const BenchArgs& a, const Data& data) {
   const double step_median = summarize(step_ms).median;
   const int threads = get_num_threads();
 
-  std::printf("wick bench --profile: small-cnn training step, batch %lld, %d thread%s, medians of %lld steps "
+  std::printf("wick bench --profile: %s training step, batch %lld, %d thread%s, medians of %lld steps "
               "(after %lld warm-up)\n",
-              static_cast<long long>(a.profile_batch), threads, threads == 1 ? "" : "s", static_cast<long long>(steps),
+              a.model.c_str(), static_cast<long long>(a.profile_batch), threads, threads == 1 ? "" : "s", static_cast<long long>(steps),
               static_cast<long long>(warmup));
   std::printf("sgemm peak %.1f GFLOP/s (wick::gemm 1024^3); memory bandwidth (triad) %.1f GB/s from DRAM (3 x 64 MiB), "
               "%.1f GB/s in cache (3 x 2 MiB)\n",

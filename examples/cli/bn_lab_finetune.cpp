@@ -27,7 +27,7 @@ std::shared_ptr<nn::Module> trained_model(Lab& lab, const Data& data) {
   std::string weights = lab.args().weights;
   if (!weights.empty()) {
     lab.say("model: weights from %s", weights.c_str());
-    return make_or_load_model(weights, "small-cnn", data);
+    return make_or_load_model(weights, "small-cnn", "", data);
   }
   auto start = std::chrono::steady_clock::now();
   std::printf("pretraining small-cnn: one pass over %lld training images (--seed %llu, lr %g) ... ",

@@ -9,6 +9,7 @@ namespace wick::cli {
 struct CommonArgs {
   DataArgs data;
   std::string model = "small-cnn";
+  std::string norm;  // empty: the model's default
   int threads = 0;  // 0: all cores
   bool json = false;
 };

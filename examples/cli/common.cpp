@@ -59,14 +59,21 @@ Data load_data(const DataArgs& args, bool with_train) {
   return d;
 }
 
+nn::ModelOptions model_options(const Data& data, const std::string& norm) {
+  nn::ModelOptions o = nn::ModelOptions().channels(data.channels).classes(data.classes).height(data.height).width(data.width);
+  if (!norm.empty()) o.norm(nn::norm_from_name(norm));
+  return o;
+}
+
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
-                                               const Data& data) {
+                                               const std::string& norm, const Data& data) {
   const bool from_file = model_name.size() > 5 && model_name.compare(model_name.size() - 5, 5, ".json") == 0;
-  if (!weights.empty() && !from_file && nn::has_architecture(read_safetensors(weights)))
-    return nn::load_module(weights);
+  const bool stored = !weights.empty() && !from_file && nn::has_architecture(read_safetensors(weights));
+  WICK_CHECK(norm.empty() || !(from_file || stored), "--norm ", norm, ": ", from_file ? model_name : weights,
+             " already describes the architecture (--norm applies to named models)");
+  if (stored) return nn::load_module(weights);
   std::shared_ptr<nn::Module> model =
-      from_file ? nn::load_architecture(model_name)
-                : nn::make_model(model_name, data.channels, data.classes, data.height, data.width).ptr();
+      from_file ? nn::load_architecture(model_name) : nn::make_model(model_name, model_options(data, norm)).ptr();
   if (!weights.empty()) {
     try {
       nn::load(*model, weights);

@@ -31,11 +31,16 @@ struct Data {
 // Loads the test split always and the train split when `with_train`.
 Data load_data(const DataArgs& args, bool with_train);
 
+// The zoo's options for a model of this data: its channels, classes and image size, and `norm`
+// ("batch", "group", "layer", "none"; empty: the model's default).
+nn::ModelOptions model_options(const Data& data, const std::string& norm);
+
 // A model for this data: `model_name` when it is an architecture file (FILE.json), else rebuilt
-// from a wick file's architecture, else the named model `model_name`; with weights from `weights`
-// when given (files from PyTorch carry no architecture).
+// from a wick file's architecture, else the named model `model_name` with `norm`; with weights
+// from `weights` when given (files from PyTorch carry no architecture). `norm` with an
+// architecture from a file is an error: the file already says which layers there are.
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
-                                               const Data& data);
+                                               const std::string& norm, const Data& data);
 
 // Optimizer by name (sgd | adam | adamw) over parameter groups that may carry their own lr.
 struct OptimArgs {

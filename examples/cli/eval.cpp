@@ -11,7 +11,7 @@ int run_eval(const EvalArgs& a) {
   WICK_CHECK(a.batch_size > 0, "--batch-size must be positive, got ", a.batch_size);
   set_num_threads(a.common.threads);
   Data data = load_data(a.common.data, false);
-  auto model = nn::fuse_for_inference(*make_or_load_model(a.weights, a.common.model, data));
+  auto model = nn::fuse_for_inference(*make_or_load_model(a.weights, a.common.model, a.common.norm, data));
   train::EvalResult r = train::evaluate(
       *model, *data.test,
       train::EvalOptions(a.batch_size).confusion(a.confusion).progress_label(a.common.json ? "" : "evaluating"));
@@ -58,7 +58,7 @@ int run_inspect(const std::string& path, bool json) {
   j["batchnorm"] = nlohmann::json::array();
   for (auto& [prefix, stats] : bns) {
     auto summary = [&](const char* key) -> std::vector<double> {
-      if (!stats.count(key)) return {};
+      if (!stats.count(key) || stats[key].numel() == 0) return {};
       std::vector<float> v = stats[key].to_vector<float>();
       double lo = v[0], hi = v[0], sum = 0;
       for (float x : v) lo = std::min<double>(lo, x), hi = std::max<double>(hi, x), sum += x;
@@ -94,7 +94,7 @@ int run_fold_bn(const std::string& in, const std::string& out, const std::string
   // Files without an architecture are --model's (a FILE.json, or a named model for 1x28x28, 10 classes).
   Data shape;
   shape.channels = 1, shape.classes = 10, shape.height = 28, shape.width = 28;
-  std::shared_ptr<nn::Module> model = make_or_load_model(in, model_name, shape);
+  std::shared_ptr<nn::Module> model = make_or_load_model(in, model_name, "", shape);
   int folded = 0;
   auto fused = nn::fold_batchnorm(*model, &folded);
   nn::save(*fused, out);

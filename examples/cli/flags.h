@@ -19,5 +19,6 @@ struct Subcommand {
 
 Subcommand add_bench(CLI::App& app);   // bench.cpp
 Subcommand add_bn_lab(CLI::App& app);  // bn_lab.cpp
+Subcommand add_models(CLI::App& app);  // models.cpp
 
 }  // namespace wick::cli

@@ -19,8 +19,14 @@ void add_common(CLI::App* cmd, CommonArgs& c, bool with_limits) {
       ->capture_default_str();
   cmd->add_option("--data-dir", c.data.data_dir,
                   "dataset folder (fashion-mnist defaults to /usr/share/datasets/fashion-mnist)");
-  cmd->add_option("--model", c.model, "small-cnn | mlp | FILE.json (an architecture file; a named model is only needed for weights without an architecture)")
+  cmd->add_option("--model", c.model,
+                  "a zoo model (mlp, lenet5, small-cnn, vgg8, resnet20, resnet32, resnet56; see wick models) or "
+                  "FILE.json (an architecture file); a named model is only needed for weights without an architecture")
       ->capture_default_str();
+  cmd->add_option("--norm", c.norm,
+                  "normalization of a zoo model: batch | group (GroupNorm, 8 groups) | layer | none "
+                  "(default: the model's own, none for lenet5, batch for the others)")
+      ->check(CLI::IsMember({"batch", "group", "layer", "none"}));
   cmd->add_option("--threads", c.threads, "worker threads (0: all cores)")->check(kNonNegative);
   cmd->add_option("--image-size", c.data.image_size, "folder:DIR images are resized to this square")
       ->check(kPositive)
@@ -122,6 +128,7 @@ int main(int argc, char** argv) {
 
   Subcommand bench = add_bench(app);
   Subcommand bn_lab = add_bn_lab(app);
+  Subcommand models = add_models(app);
 
   // A first word that is no subcommand (CLI11 would only say that one is required).
   if (argc > 1 && argv[1][0] != '-') {
@@ -152,7 +159,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
     if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
     if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_json);
-    for (Subcommand* s : {&bench, &bn_lab})
+    for (Subcommand* s : {&bench, &bn_lab, &models})
       if (*s->cmd) return s->run();
   } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
     wick::train::end_progress_line();

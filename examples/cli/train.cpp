@@ -74,7 +74,7 @@ int run_train(const TrainArgs& a) {
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
-  auto model = make_or_load_model(a.init, a.common.model, data);
+  auto model = make_or_load_model(a.init, a.common.model, a.common.norm, data);
   if (!a.loop.quiet)
     std::printf("training %s on %s: %lld images, %lld classes, %lld parameters, %d threads\n",
                 a.init.empty() ? a.common.model.c_str() : a.init.c_str(), data.name.c_str(),
@@ -98,7 +98,7 @@ int run_finetune(const FinetuneArgs& f) {
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
-  auto model = make_or_load_model(f.weights, a.common.model, data);
+  auto model = make_or_load_model(f.weights, a.common.model, a.common.norm, data);
   auto [head_name, head] = find_head(*model);
   if (head->options.out_features() != data.classes) {
     std::printf("replacing the head %s (%lld classes) with a new Linear(%lld, %lld)\n", head_name.c_str(),

@@ -58,6 +58,11 @@ for f in garbage hugeheader truncated empty; do
     eval --weights "$TMP/$f.safetensors" --data synthetic --test-limit 50
   expect_error 1 "inspect of a $f weights file" "$f.safetensors" -- inspect "$TMP/$f.safetensors"
 done
+# A BatchNorm buffer with no elements is shown, not a crash.
+header='{"bn.running_mean":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}'
+{ printf "\\x$(printf %02x ${#header})\\x00\\x00\\x00\\x00\\x00\\x00\\x00"; printf '%s' "$header"; } >"$TMP/emptystat.safetensors"
+wick_ok "inspect of a zero-element running_mean" inspect "$TMP/emptystat.safetensors"
+grep -q 'BatchNorm bn:' "$OUT" || fail "inspect: expected the BatchNorm line of an empty running_mean"
 expect_error 1 "train --init from a truncated file" 'truncated.safetensors' -- \
   train --init "$TMP/truncated.safetensors" "${FAST[@]}"
 expect_error 1 "finetune from a garbage file" 'garbage.safetensors' -- \

@@ -29,9 +29,10 @@ def write(name, cases):
     print("wrote", os.path.relpath(path))
 
 
-def save_safetensors(state, path):
-    """Writes a state_dict (F32 and I64 tensors) as safetensors; the safetensors package is not in Debian 12."""
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+def save_safetensors(state, path, metadata=None):
+    """Writes a state_dict (F32 and I64 tensors) as safetensors, with optional string metadata; the
+    safetensors package is not in Debian 12."""
+    header, blobs, offset = {"__metadata__": {"format": "pt", **(metadata or {})}}, [], 0
     for name, x in state.items():
         x = x.detach().contiguous()
         raw = x.numpy().tobytes()

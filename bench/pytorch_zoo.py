@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# small-cnn on Fashion-MNIST in PyTorch, measured the way `wick bench` measures wick: same workloads,
-# flags, defaults and JSON line. Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch_small_cnn.py
+# A zoo model (zoo.py's PyTorch twin of wick's, small-cnn by default) on Fashion-MNIST in PyTorch,
+# measured the way `wick bench` measures wick: same workloads, flags, defaults and JSON line.
+# Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch_zoo.py [--model resnet20]
 """PyTorch side of the wick/PyTorch comparison (see bench/README.md).
 
 Data: the Fashion-MNIST IDX .gz files read with gzip + numpy into uint8 arrays (as wick keeps them),
@@ -22,7 +23,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+ZOO_DIR = os.environ.get("WICK_ZOO_DIR", "/work/shared/reference")  # where zoo.py lives
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
@@ -41,11 +43,11 @@ def read_idx(path, ndim):
         head = f.read(4 + 4 * ndim)
         magic = int.from_bytes(head[:4], "big")
         if magic != 0x800 | ndim:
-            sys.exit(f"pytorch_small_cnn: {path}: bad IDX magic number {magic:#x}")
+            sys.exit(f"pytorch_zoo: {path}: bad IDX magic number {magic:#x}")
         dims = [int.from_bytes(head[4 + 4 * d: 8 + 4 * d], "big") for d in range(ndim)]
         out = np.empty(dims, dtype=np.uint8)
         if f.readinto(memoryview(out).cast("B")) != out.size:
-            sys.exit(f"pytorch_small_cnn: {path}: truncated")
+            sys.exit(f"pytorch_zoo: {path}: truncated")
     return out
 
 
@@ -61,11 +63,11 @@ def to_input(pixels):
     return pixels.to(torch.float32).div_(255).sub_(MEAN).div_(STD)
 
 
-def small_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+def zoo_model(a):
+    """zoo.py's model for 1x28x28 images and 10 classes."""
+    sys.path.insert(0, a.zoo_dir)
+    import zoo
+    return zoo.make(a.model, 1, 10, 28, 28, a.norm or None)
 
 
 def batches(images, labels, batch, shuffle):
@@ -92,9 +94,9 @@ def repeat_rates(step, plan):
     return rates
 
 
-def measure_training(split, batch, plan):
+def measure_training(a, split, batch, plan):
     torch.manual_seed(0)
-    model = small_cnn().train()
+    model = zoo_model(a).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     source = batches(*split, batch, shuffle=True)
 
@@ -105,19 +107,19 @@ def measure_training(split, batch, plan):
         loss.backward()
         opt.step()
         if not math.isfinite(loss.item()):
-            sys.exit("pytorch_small_cnn: training diverged")
+            sys.exit("pytorch_zoo: training diverged")
         return x.shape[0]
 
     return repeat_rates(step, plan)
 
 
-def eval_model():
+def eval_model(a):
     torch.manual_seed(0)
-    return small_cnn().eval()
+    return zoo_model(a).eval()
 
 
-def measure_eval(split, batch, plan):
-    model = eval_model()
+def measure_eval(a, split, batch, plan):
+    model = eval_model(a)
     source = batches(*split, batch, shuffle=False)
 
     def step():
@@ -129,9 +131,9 @@ def measure_eval(split, batch, plan):
         return repeat_rates(step, plan)
 
 
-def measure_latency(split, plan):
+def measure_latency(a, split, plan):
     steps, repeats, warmup = plan
-    model = eval_model()
+    model = eval_model(a)
     images = [to_input(split[0][i:i + 1]) for i in range(min(100, split[0].shape[0]))]
     times = []
     with torch.inference_mode():
@@ -161,6 +163,9 @@ def peak_rss_mib():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="small-cnn", help="a zoo.py model name (default small-cnn)")
+    ap.add_argument("--norm", default="", help="batch | group | layer | none (default: the model's own)")
+    ap.add_argument("--zoo-dir", default=ZOO_DIR, help="the folder holding zoo.py (default $WICK_ZOO_DIR or " + ZOO_DIR + ")")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     ap.add_argument("--only", default="", help="comma-separated: " + ", ".join(WORKLOADS))
     ap.add_argument("--steps", type=int, default=0, help="steps per repeat (0: the workload's default)")
@@ -184,26 +189,26 @@ def main():
     test = load_split(a.data_dir, False)
     load_s = time.perf_counter() - start
 
-    print(f"PyTorch {torch.__version__}: small-cnn on Fashion-MNIST, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''} "
+    print(f"PyTorch {torch.__version__}: {a.model}{' --norm ' + a.norm if a.norm else ''} on Fashion-MNIST, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''} "
           "(SGD lr 0.05 momentum 0.9, cross-entropy)")
     print(f"data loaded in {load_s:.2f} s ({f'{train[0].shape[0]} training, ' if train else ''}"
           f"{test[0].shape[0]} test images)\n")
     print(f"{'workload':<9} {'measure':<27} {'median':>10} {'min':>10} {'max':>10}  runs")
-    out = {"threads": torch.get_num_threads(), "model": "small-cnn", "data": "fashion-mnist",
+    out = {"threads": torch.get_num_threads(), "model": a.model, "norm": a.norm, "data": "fashion-mnist",
            "data_load_s": load_s, "torch": torch.__version__}
     for name in chosen:
         what, batch, default_steps, default_warmup = WORKLOADS[name]
         plan = (a.steps or default_steps, a.repeats, a.warmup if a.warmup >= 0 else default_warmup)
         j = {"steps": plan[0], "repeats": plan[1], "warmup": plan[2], "batch": batch}
         if name == "latency":
-            ms = measure_latency(test, plan)
+            ms = measure_latency(a, test, plan)
             med, lo, hi = summarize(ms)
             p99 = percentile(ms, 99)
             print(f"{name:<9} {what:<27} {med:10.3f} {lo:10.3f} {hi:10.3f}  {len(ms)} forwards, p99 {p99:.3f} ms")
             j.update(median_ms=med, p99_ms=p99, min_ms=lo, max_ms=hi)
         else:
-            rates = (measure_eval(test, batch, plan) if name == "eval256"
-                     else measure_training(train, batch, plan))
+            rates = (measure_eval(a, test, batch, plan) if name == "eval256"
+                     else measure_training(a, train, batch, plan))
             med, lo, hi = summarize(rates)
             print(f"{name:<9} {what:<27} {med:10.1f} {lo:10.1f} {hi:10.1f}  {plan[1]} x {plan[0]} steps")
             j.update(img_per_s=med, img_per_s_min=lo, img_per_s_max=hi)
