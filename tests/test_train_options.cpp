@@ -3,7 +3,6 @@
 // training batches only), save_best, label smoothing, gradient clipping, and the metrics files.
 // (cross_entropy's label smoothing has its gradient check and PyTorch values in test_loss.cpp.)
 #include <cmath>
-#include <fstream>
 #include <numbers>
 #include <set>
 
@@ -30,13 +29,6 @@ std::shared_ptr<data::Synthetic> images(int64_t n, uint64_t seed) {
 nn::Sequential small_cnn() {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
                         nn::Flatten(), nn::Linear(4 * 8 * 8, 3));
-}
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
 }
 
 }  // namespace
@@ -230,10 +222,10 @@ TEST_CASE("fit's metrics: validation and lr columns when used, a line per step, 
                                       .steps_csv(steps.path)
                                       .plot_svg(svg.path)
                                       .progress(false));
-  std::vector<std::string> lines = lines_of(csv.path);
+  std::vector<std::string> lines = test::lines_of(csv.path);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] == "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds,val_loss,val_acc,lr");
-  std::vector<std::string> step_lines = lines_of(steps.path);
+  std::vector<std::string> step_lines = test::lines_of(steps.path);
   REQUIRE(step_lines.size() == 7);
   CHECK(step_lines[0] == "step,epoch,lr,loss,acc");
   CHECK(step_lines[1].rfind("1,1,0.1,", 0) == 0);
@@ -241,7 +233,7 @@ TEST_CASE("fit's metrics: validation and lr columns when used, a line per step, 
   CHECK(r.epochs[1].lr == r.step_log.back().lr);
   CHECK(r.step_log[3].lr == doctest::Approx(0.05));  // cosine over 6 steps: half-way at step 4
   std::string text;
-  for (const std::string& l : lines_of(svg.path)) text += l;
+  for (const std::string& l : test::lines_of(svg.path)) text += l;
   CHECK(text.find("learning rate") != std::string::npos);
   CHECK(text.find("validation") != std::string::npos);
 }
