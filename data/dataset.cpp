@@ -168,6 +168,22 @@ Batch Subset::get_batch(const std::vector<int64_t>& indices, uint64_t seed) cons
   return dataset_->get_batch(mapped, seed);
 }
 
+HoldOut hold_out(std::shared_ptr<const Dataset> dataset, double fraction, uint64_t seed) {
+  WICK_CHECK(dataset != nullptr, "hold_out: no dataset");
+  WICK_CHECK(fraction > 0 && fraction < 1, "hold_out: fraction must be in (0, 1), got ", fraction);
+  const int64_t n = dataset->size();
+  WICK_CHECK(n >= 2, "hold_out: needs at least 2 samples, the dataset has ", n);
+  const auto held = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(n)), 1, n - 1);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  Rng rng(derive_seed(seed, 0x686f6c646f7574ull));  // "holdout": apart from the loader's seeds
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i) + 1)]);
+  std::vector<int64_t> kept(order.begin() + held, order.end()), out(order.begin(), order.begin() + held);
+  std::sort(kept.begin(), kept.end());
+  std::sort(out.begin(), out.end());
+  return {Subset(dataset, std::move(kept)), Subset(dataset, std::move(out))};
+}
+
 // ---- ImageDataset ----
 
 Normalization Normalization::none(int64_t channels) {
@@ -312,6 +328,18 @@ Batch ImageDataset::get_batch(const std::vector<int64_t>& indices, uint64_t seed
     }
   });
   return batch;
+}
+
+std::shared_ptr<const Dataset> with_augmentation(std::shared_ptr<const Dataset> dataset,
+                                                 const Augmentation& augmentation) {
+  if (auto images = std::dynamic_pointer_cast<const ImageDataset>(dataset)) {
+    auto copy = std::make_shared<ImageDataset>(*images);
+    copy->set_augmentation(augmentation);
+    return copy;
+  }
+  if (auto subset = std::dynamic_pointer_cast<const Subset>(dataset))
+    return std::make_shared<Subset>(with_augmentation(subset->base_ptr(), augmentation), subset->indices());
+  detail::fail("with_augmentation: random crops and flips need an image dataset (ImageDataset or a Subset of one)");
 }
 
 }  // namespace wick::data

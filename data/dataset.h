@@ -97,11 +97,21 @@ class Subset : public Dataset {
   int64_t num_classes() const override { return dataset_->num_classes(); }
   std::vector<std::string> class_names() const override { return dataset_->class_names(); }
   const Dataset& base() const { return *dataset_; }
+  const std::shared_ptr<const Dataset>& base_ptr() const { return dataset_; }
+  const std::vector<int64_t>& indices() const { return indices_; }
 
  private:
   std::shared_ptr<const Dataset> dataset_;
   std::vector<int64_t> indices_;
 };
+
+// A seeded hold-out (e.g. a validation set): round(fraction * size) samples, at least one and
+// leaving at least one, drawn by a shuffle from `seed` alone (the same samples on every platform),
+// become `held_out`; the others `kept`. Both list their samples in the dataset's order.
+struct HoldOut {
+  Subset kept, held_out;
+};
+HoldOut hold_out(std::shared_ptr<const Dataset> dataset, double fraction, uint64_t seed);
 
 // Per-channel normalization applied after scaling pixels to [0,1]: x = (p/255 - mean[c]) / std[c].
 struct Normalization {
@@ -172,5 +182,10 @@ class ImageDataset : public Dataset {
   Augmentation augmentation_;
   std::vector<float> lut_;  // (C, 256): the normalized value of every pixel byte
 };
+
+// `dataset` seen through `augmentation`: an ImageDataset copy (sharing the pixels) with that
+// augmentation, or a Subset of one over such a copy (Subsets nest). Other datasets are an error.
+std::shared_ptr<const Dataset> with_augmentation(std::shared_ptr<const Dataset> dataset,
+                                                 const Augmentation& augmentation);
 
 }  // namespace wick::data

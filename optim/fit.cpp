@@ -1,4 +1,5 @@
-// fit: the epoch loop, the running figures of one epoch, and what is written after each epoch.
+// fit: the epoch loop, the running figures of one epoch, the evaluations and what is written after
+// each epoch.
 #include "optim/fit.h"
 
 #include <algorithm>
@@ -8,6 +9,9 @@
 
 #include "core/ops/loss.h"
 #include "data/dataloader.h"
+#include "layers/fuse.h"
+#include "layers/serialize.h"
+#include "optim/clip.h"
 #include "optim/evaluate.h"
 #include "optim/progress.h"
 
@@ -31,35 +35,59 @@ void check_options(const FitOptions& o) {
   WICK_CHECK(o.epochs() > 0, "fit: epochs must be positive, got ", o.epochs());
   WICK_CHECK(o.batch_size() > 0, "fit: batch_size must be positive, got ", o.batch_size());
   WICK_CHECK(o.max_steps() >= 0, "fit: max_steps must be >= 0 (0: no limit), got ", o.max_steps());
+  WICK_CHECK(o.grad_clip() >= 0, "fit: grad_clip must be >= 0 (0: off), got ", o.grad_clip());
+  WICK_CHECK(o.label_smoothing() >= 0 && o.label_smoothing() < 1, "fit: label_smoothing must be in [0, 1), got ",
+             o.label_smoothing());
+  WICK_CHECK(o.save_best().empty() || o.validation_set(), "fit: save_best needs a validation_set");
 }
 
-// One step on `batch`; the loss is checked before anything is updated.
-StepInfo step(nn::Module& model, optim::Optimizer& optimizer, const data::Batch& batch, int64_t done) {
-  Tensor logits = model.forward(batch.data);
-  Tensor loss = cross_entropy(logits, batch.target);
-  StepInfo s;
-  s.step = done + 1;
-  s.loss = loss.item<double>();
-  WICK_CHECK(std::isfinite(s.loss), "fit: training diverged at step ", s.step,
-             " (the loss is not finite); try a smaller learning rate");
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.step();
-  s.images = batch.size();
-  s.correct = count_correct(logits, batch.target);
-  return s;
-}
+// What a step needs besides the batch.
+struct Stepper {
+  nn::Module& model;
+  optim::Optimizer& optimizer;
+  const FitOptions& options;
+  std::vector<Tensor> params;  // every group's, for clipping
 
-std::string epoch_summary(const EpochMetrics& e, bool tested) {
-  char text[192];
-  if (tested)
-    std::snprintf(text, sizeof text, "train loss %.4f  train acc %s  test loss %.4f  test acc %s  %.0f img/s",
-                  e.train_loss, format_percent(e.train_acc).c_str(), e.test_loss, format_percent(e.test_acc).c_str(),
-                  e.img_per_s);
-  else
-    std::snprintf(text, sizeof text, "train loss %.4f  train acc %s  %.0f img/s", e.train_loss,
-                  format_percent(e.train_acc).c_str(), e.img_per_s);
+  // One step on `batch`; the loss is checked before anything is updated.
+  StepInfo step(const data::Batch& batch, int64_t done) {
+    Tensor logits = model.forward(batch.data);
+    Tensor loss = cross_entropy(logits, batch.target, Reduction::Mean, options.label_smoothing());
+    StepInfo s;
+    s.step = done + 1;
+    s.loss = loss.item<double>();
+    s.lr = optimizer.lr(0);
+    WICK_CHECK(std::isfinite(s.loss), "fit: training diverged at step ", s.step,
+               " (the loss is not finite); try a smaller learning rate");
+    optimizer.zero_grad();
+    loss.backward();
+    if (options.grad_clip() > 0) optim::clip_grad_norm_(params, options.grad_clip());
+    optimizer.step();
+    s.images = batch.size();
+    s.correct = count_correct(logits, batch.target);
+    return s;
+  }
+};
+
+std::string epoch_summary(const EpochMetrics& e, const FitOptions& o) {
+  char text[256];
+  int n = std::snprintf(text, sizeof text, "train loss %.4f  train acc %s", e.train_loss,
+                        format_percent(e.train_acc).c_str());
+  if (o.validation_set())
+    n += std::snprintf(text + n, sizeof text - n, "  val loss %.4f  val acc %s", e.val_loss,
+                       format_percent(e.val_acc).c_str());
+  if (o.test_set())
+    n += std::snprintf(text + n, sizeof text - n, "  test loss %.4f  test acc %s", e.test_loss,
+                       format_percent(e.test_acc).c_str());
+  n += std::snprintf(text + n, sizeof text - n, "  %.0f img/s", e.img_per_s);
+  if (o.schedule().enabled()) std::snprintf(text + n, sizeof text - n, "  lr %.4g", e.lr);
   return text;
+}
+
+// The model as built, written to `path`: fused BatchNorm+ReLU pairs are saved unfused.
+void save_unfused(const nn::Module& model, const std::string& path) {
+  std::shared_ptr<nn::Module> copy = model.clone();
+  nn::unfuse_batchnorm_relu(*copy);
+  nn::save(*copy, path);
 }
 
 }  // namespace
@@ -68,16 +96,25 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
               const FitHooks& hooks) {
   check_options(options);
   // The loader borrows the dataset (a non-owning shared_ptr): it lives only inside this call.
+  std::shared_ptr<const data::Dataset> train_set(std::shared_ptr<const data::Dataset>(), &train);
+  if (options.augmentation().enabled()) train_set = data::with_augmentation(train_set, options.augmentation());
   data::DataLoaderOptions loader_options(options.batch_size());
-  data::DataLoader loader(std::shared_ptr<const data::Dataset>(std::shared_ptr<const data::Dataset>(), &train),
-                          loader_options.shuffle(options.shuffle()).seed(options.seed()));
+  data::DataLoader loader(train_set, loader_options.shuffle(options.shuffle()).seed(options.seed()));
   const int64_t batches = loader.size();
   const int64_t curve_every = std::max<int64_t>(1, batches / 20);  // a training point about every 5% of an epoch
   auto at = [&](int64_t epoch, int64_t in_epoch) {  // fractional epochs, the curves' x
     return static_cast<double>(epoch - 1) + static_cast<double>(in_epoch) / static_cast<double>(batches);
   };
+  std::unique_ptr<optim::Schedule> schedule;
+  if (options.schedule().enabled())
+    schedule = std::make_unique<optim::Schedule>(optimizer, options.schedule(), options.epochs(), batches);
+  Stepper stepper{model, optimizer, options, {}};
+  for (auto& g : optimizer.param_groups())
+    stepper.params.insert(stepper.params.end(), g.params().begin(), g.params().end());
+  const int64_t eval_batch = std::max<int64_t>(options.batch_size(), 256);
   FitResult result;
   int64_t trained_images = 0;
+  double best_val_acc = -1;
   bool stop = false;
   for (int64_t epoch = 1; epoch <= options.epochs() && !stop; ++epoch) {
     model.train();
@@ -86,15 +123,18 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     Tally total, window;
     int64_t in_epoch = 0;
     for (auto& batch : loader) {
-      StepInfo s = step(model, optimizer, batch, result.steps);
+      StepInfo s = stepper.step(batch, result.steps);
+      if (schedule) schedule->step();
       s.epoch = epoch;
       s.step_in_epoch = ++in_epoch;
       result.steps = s.step;
+      result.step_log.push_back(s);
       total.add(s);
       window.add(s);
       if (in_epoch % curve_every == 0) {
         result.curves.train_loss.push_back({at(epoch, in_epoch), window.mean_loss()});
         result.curves.train_acc.push_back({at(epoch, in_epoch), window.accuracy()});
+        if (schedule) result.curves.lr.push_back({at(epoch, in_epoch), s.lr});
         window = Tally();
       }
       char figures[128];
@@ -113,19 +153,35 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     e.train_loss = total.mean_loss();
     e.train_acc = total.accuracy();
     e.img_per_s = static_cast<double>(total.images) / std::max(e.seconds, 1e-9);
-    e.test_loss = e.test_acc = std::numeric_limits<double>::quiet_NaN();
+    e.lr = result.step_log.empty() ? optimizer.lr(0) : result.step_log.back().lr;
+    e.test_loss = e.test_acc = e.val_loss = e.val_acc = std::numeric_limits<double>::quiet_NaN();
     result.train_seconds += e.seconds;
     trained_images += total.images;
-    if (options.test_set()) {
-      EvalResult test = evaluate(model, *options.test_set(), std::max<int64_t>(options.batch_size(), 256));
-      e.test_loss = test.loss;
-      e.test_acc = test.accuracy;
-      result.curves.test_loss.push_back({at(epoch, in_epoch), test.loss});
-      result.curves.test_acc.push_back({at(epoch, in_epoch), test.accuracy});
+    // Evaluates `set` into (loss, acc), with a point on each curve.
+    auto measure = [&](const data::Dataset& set, double& loss, double& acc, std::vector<CurvePoint>& loss_curve,
+                       std::vector<CurvePoint>& acc_curve) {
+      EvalResult r = evaluate(model, set, eval_batch);
+      loss = r.loss;
+      acc = r.accuracy;
+      loss_curve.push_back({at(epoch, in_epoch), r.loss});
+      acc_curve.push_back({at(epoch, in_epoch), r.accuracy});
+    };
+    if (options.validation_set()) {
+      measure(*options.validation_set(), e.val_loss, e.val_acc, result.curves.val_loss, result.curves.val_acc);
+      if (!options.save_best().empty() && e.val_acc > best_val_acc) {
+        save_unfused(model, options.save_best());
+        best_val_acc = e.val_acc;
+        result.best_epoch = epoch;
+      }
     }
-    progress.finish(epoch_summary(e, options.test_set() != nullptr));
+    if (options.test_set())
+      measure(*options.test_set(), e.test_loss, e.test_acc, result.curves.test_loss, result.curves.test_acc);
+    progress.finish(epoch_summary(e, options));
     result.epochs.push_back(e);
-    if (!options.metrics_csv().empty()) write_metrics_csv(options.metrics_csv(), result.epochs);
+    if (!options.metrics_csv().empty())
+      write_metrics_csv(options.metrics_csv(), result.epochs, options.validation_set() != nullptr,
+                        options.schedule().enabled());
+    if (!options.steps_csv().empty()) write_steps_csv(options.steps_csv(), result.step_log);
     if (hooks.on_epoch_end && !hooks.on_epoch_end(e)) stop = result.stopped_by_hook = true;
   }
   result.img_per_s = static_cast<double>(trained_images) / std::max(result.train_seconds, 1e-9);

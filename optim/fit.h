@@ -1,6 +1,8 @@
 // train::fit, the training loop as a building block: epochs of cross-entropy steps over a dataset
-// with an optimizer, a progress bar, an optional test evaluation after each epoch, a metrics CSV,
-// SVG curves, and hooks that see every step and epoch and may stop the run.
+// with an optimizer, an optional learning-rate schedule, gradient clipping, label smoothing and
+// augmentation, a progress bar, optional validation and test evaluations after each epoch (keeping
+// the best weights), metrics CSVs, SVG curves, and hooks that see every step and epoch and may stop
+// the run.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -13,6 +15,7 @@
 #include "core/options.h"
 #include "optim/metrics.h"
 #include "optim/optimizer.h"
+#include "optim/schedule.h"
 
 namespace wick::train {
 
@@ -35,16 +38,27 @@ struct FitOptions {
   WICK_ARG(std::string, plot_title) = "";
   // A progress bar per epoch ("epoch 1/2") ending with the epoch's figures; false: silent.
   WICK_ARG(bool, progress) = true;
-};
-
-// What on_step sees after each optimizer step.
-struct StepInfo {
-  int64_t step = 0;           // steps so far, this one included
-  int64_t epoch = 0;          // from 1
-  int64_t step_in_epoch = 0;  // from 1
-  int64_t images = 0;         // in this batch
-  double loss = 0;            // this batch's mean loss, before the step
-  int64_t correct = 0;        // this batch's correct predictions, before the step
+  // The learning-rate recipe (optim::Schedule over `epochs` epochs of the loader's batches),
+  // stepped after every optimizer step. The default leaves the lr alone.
+  WICK_ARG(optim::ScheduleOptions, schedule);
+  // Before every step, the gradients of all the optimizer's parameters are scaled to a total
+  // 2-norm of at most this (optim::clip_grad_norm_); 0: no clipping.
+  WICK_ARG(double, grad_clip) = 0;
+  // Cross-entropy with PyTorch's label smoothing, in [0, 1): the training loss (and the loss that
+  // is reported for training) is (1 - eps) nll + eps mean over classes of -log p. Evaluations use
+  // plain cross-entropy.
+  WICK_ARG(double, label_smoothing) = 0;
+  // Random crops and flips of the training batches only (data::with_augmentation: `train` must be
+  // an ImageDataset or a Subset of one), drawn from `seed` and the epoch.
+  WICK_ARG(data::Augmentation, augmentation);
+  // Evaluated after every epoch as test_set is (EpochMetrics::val_loss, val_acc); null: none.
+  WICK_ARG(std::shared_ptr<const data::Dataset>, validation_set);
+  // When not empty, after every epoch with a better validation accuracy than all before it (the
+  // first of equals), the model's weights are written here (nn::save, atomically), with any
+  // BatchNorm+ReLU pairs fused by nn::fuse_batchnorm_relu unfused. Needs validation_set.
+  WICK_ARG(std::string, save_best) = "";
+  // Rewritten after every epoch when not empty: one line per step (write_steps_csv).
+  WICK_ARG(std::string, steps_csv) = "";
 };
 
 // Either may be empty. Returning false stops training: after a step, the epoch in progress ends
@@ -59,11 +73,13 @@ struct FitResult {
   int64_t steps = 0;
   double train_seconds = 0, img_per_s = 0;  // over the training steps of every epoch
   bool stopped_by_hook = false;  // a hook returned false
-  Curves curves;  // about 20 training points per epoch, one test point per epoch
+  Curves curves;  // about 20 training (and lr) points per epoch, one test (validation) point per epoch
+  std::vector<StepInfo> step_log;  // every step, in order
+  int64_t best_epoch = 0;  // the epoch whose weights save_best holds; 0: none saved
 };
 
 // Trains `model` on `train` (classification: cross-entropy on the logits, targets int64) with
-// `optimizer`: per batch forward, loss, zero_grad, backward, step. The model is put in training
+// `optimizer`: per batch forward, loss, zero_grad, backward, (clip,) step, (schedule step). The model is put in training
 // mode at the start of every epoch and left so. Throws wick::Error for bad options, and when the loss is not
 // finite (naming the step; no update is made with it).
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train,

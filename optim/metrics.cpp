@@ -189,14 +189,30 @@ Series curve(const std::string& name, const std::vector<CurvePoint>& points, dou
 
 }  // namespace
 
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& epochs) {
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& epochs, bool validation, bool lr) {
   write_file_atomic(path, [&](std::ostream& out) {
-    out << "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds\n";
+    out << "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds"
+        << (validation ? ",val_loss,val_acc" : "") << (lr ? ",lr" : "") << "\n";
     for (const EpochMetrics& r : epochs) {
-      char line[256];
-      std::snprintf(line, sizeof line, "%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.1f,%.2f\n", static_cast<long long>(r.epoch),
-                    static_cast<long long>(r.steps), r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.img_per_s,
-                    r.seconds);
+      char line[320];
+      int n = std::snprintf(line, sizeof line, "%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.1f,%.2f",
+                            static_cast<long long>(r.epoch), static_cast<long long>(r.steps), r.train_loss,
+                            r.train_acc, r.test_loss, r.test_acc, r.img_per_s, r.seconds);
+      if (validation) n += std::snprintf(line + n, sizeof line - n, ",%.6f,%.6f", r.val_loss, r.val_acc);
+      if (lr) std::snprintf(line + n, sizeof line - n, ",%.9g", r.lr);
+      out << line << "\n";
+    }
+  });
+}
+
+void write_steps_csv(const std::string& path, const std::vector<StepInfo>& steps) {
+  write_file_atomic(path, [&](std::ostream& out) {
+    out << "step,epoch,lr,loss,acc\n";
+    for (const StepInfo& s : steps) {
+      char line[160];
+      std::snprintf(line, sizeof line, "%lld,%lld,%.9g,%.6f,%.6f\n", static_cast<long long>(s.step),
+                    static_cast<long long>(s.epoch), s.lr, s.loss,
+                    static_cast<double>(s.correct) / static_cast<double>(std::max<int64_t>(s.images, 1)));
       out << line;
     }
   });
@@ -207,7 +223,13 @@ void write_svg_charts(const std::string& path, const std::vector<Chart>& panels)
 void write_svg_plot(const std::string& path, const Curves& c) {
   Chart loss{"loss", "epoch", "cross-entropy", {curve("train", c.train_loss, 1), curve("test", c.test_loss, 1)}};
   Chart acc{"accuracy", "epoch", "%", {curve("train", c.train_acc, 100), curve("test", c.test_acc, 100)}};
-  write_svg(path, {loss, acc}, c.title);
+  if (!c.val_loss.empty()) {
+    loss.series.push_back(curve("validation", c.val_loss, 1));
+    acc.series.push_back(curve("validation", c.val_acc, 100));
+  }
+  std::vector<Chart> panels{loss, acc};
+  if (!c.lr.empty()) panels.push_back({"learning rate", "epoch", "lr", {curve("lr", c.lr, 1)}});
+  write_svg(path, panels, c.title);
 }
 
 }  // namespace wick::train

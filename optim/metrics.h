@@ -1,6 +1,6 @@
-// What a training run leaves on disk: per-epoch metrics as CSV (write_metrics_csv), and line charts
-// as self-contained SVG files that any browser shows: generic panels of named series
-// (write_svg_charts) and the training curves drawn with them (write_svg_plot).
+// What a training run leaves on disk: per-epoch and per-step metrics as CSV (write_metrics_csv,
+// write_steps_csv), and line charts as self-contained SVG files that any browser shows: generic
+// panels of named series (write_svg_charts) and the training curves drawn with them (write_svg_plot).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,16 +9,34 @@
 
 namespace wick::train {
 
-// One epoch of a run (train::fit fills them). Accuracies are fractions; the test figures are NaN
-// when no test set was given; img_per_s and seconds cover the training steps only.
+// One epoch of a run (train::fit fills them). Accuracies are fractions; the test (validation)
+// figures are NaN when no test (validation) set was given; img_per_s and seconds cover the
+// training steps only; lr is the first parameter group's at the epoch's last step.
 struct EpochMetrics {
   int64_t epoch = 0, steps = 0;  // steps: optimizer steps since the start, this epoch's included
   double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, img_per_s = 0, seconds = 0;
+  double val_loss = 0, val_acc = 0, lr = 0;
 };
 
-// The header "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds" and one line
-// per epoch; written atomically.
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& epochs);
+// The header "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds", then
+// ",val_loss,val_acc" when `validation` and ",lr" when `lr`, and one line per epoch; written
+// atomically.
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& epochs, bool validation = false,
+                       bool lr = false);
+
+// What train::fit's on_step sees after each optimizer step.
+struct StepInfo {
+  int64_t step = 0;           // steps so far, this one included
+  int64_t epoch = 0;          // from 1
+  int64_t step_in_epoch = 0;  // from 1
+  int64_t images = 0;         // in this batch
+  double loss = 0;            // this batch's mean loss, before the step
+  int64_t correct = 0;        // this batch's correct predictions, before the step
+  double lr = 0;              // the first parameter group's lr, as this step used it
+};
+
+// The header "step,epoch,lr,loss,acc" and one line per step (acc: the batch's); written atomically.
+void write_steps_csv(const std::string& path, const std::vector<StepInfo>& steps);
 
 // One line of a chart: (x, y) points in drawing order; non-finite values leave a gap.
 struct Series {
@@ -44,10 +62,12 @@ struct CurvePoint {
 
 struct Curves {
   std::vector<CurvePoint> train_loss, test_loss, train_acc, test_acc;  // accuracies as fractions
+  std::vector<CurvePoint> val_loss, val_acc, lr;  // empty when not measured
   std::string title;
 };
 
-// Two panels side by side (loss, accuracy), the title underneath; written atomically.
+// Panels side by side (loss, accuracy, and the learning rate when `lr` has points), validation
+// curves when they have points, the title underneath; written atomically.
 void write_svg_plot(const std::string& path, const Curves& curves);
 
 }  // namespace wick::train

@@ -9,5 +9,6 @@
 #include "optim/metrics.h"
 #include "optim/optimizer.h"
 #include "optim/progress.h"
+#include "optim/schedule.h"
 #include "optim/scheduler.h"
 #include "optim/sgd.h"

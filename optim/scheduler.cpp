@@ -80,6 +80,30 @@ std::vector<double> MultiStepLR::get_lr() {
   return lrs;
 }
 
+// ---------------------------------------------------------------- LinearLR
+
+LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters)
+    : LRScheduler(optimizer), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+  WICK_CHECK(start_factor > 0 && start_factor <= 1, "LinearLR: start_factor must be in (0, 1], got ", start_factor);
+  WICK_CHECK(end_factor >= 0 && end_factor <= 1, "LinearLR: end_factor must be in [0, 1], got ", end_factor);
+  WICK_CHECK(total_iters >= 1, "LinearLR: total_iters must be >= 1, got ", total_iters);
+  initial_step();
+}
+
+// lr_0 = lr * start; lr_t = lr_{t-1} * (1 + (end - start) / (T start + (t - 1)(end - start))) up to t = T.
+std::vector<double> LinearLR::get_lr() {
+  std::vector<double> lrs = current_lrs(optimizer_);
+  if (last_epoch_ == 0) {
+    for (double& lr : lrs) lr = lr * start_factor_;
+    return lrs;
+  }
+  if (last_epoch_ > total_iters_) return lrs;
+  const double d = end_factor_ - start_factor_;
+  for (double& lr : lrs)
+    lr = lr * (1.0 + d / (double(total_iters_) * start_factor_ + double(last_epoch_ - 1) * d));
+  return lrs;
+}
+
 // ---------------------------------------------------------------- CosineAnnealingLR
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min)

@@ -1,5 +1,5 @@
-// Learning-rate schedulers, PyTorch 1.13's formulas: StepLR, MultiStepLR, CosineAnnealingLR (the
-// recursive form) and OneCycleLR (with momentum cycling). Each acts on every parameter group.
+// Learning-rate schedulers, PyTorch 1.13's formulas: StepLR, MultiStepLR, LinearLR, CosineAnnealingLR
+// (the recursive form) and OneCycleLR (with momentum cycling). Each acts on every parameter group.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -66,6 +66,20 @@ class MultiStepLR : public LRScheduler {
  private:
   std::vector<int64_t> milestones_;
   double gamma_;
+};
+
+// lr = base lr * a factor going linearly from start_factor to end_factor over total_iters steps,
+// then staying at end_factor (a warm-up with the defaults), computed recursively as PyTorch does.
+class LinearLR : public LRScheduler {
+ public:
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5);
+
+ protected:
+  std::vector<double> get_lr() override;
+
+ private:
+  double start_factor_, end_factor_;
+  int64_t total_iters_;
 };
 
 // Cosine annealing from each base lr down to eta_min over T_max epochs, then back up (a period of

@@ -107,6 +107,14 @@ struct TempFile {
   static inline int counter = 0;
 };
 
+// The lines of a text file (e.g. a metrics CSV), without their newlines.
+inline std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
 // Two modules hold the same state_dict: the same names in the same order, bitwise-equal tensors.
 inline void check_same_state(const nn::Module& a, const nn::Module& b) {
   auto sa = nn::state_dict(a), sb = nn::state_dict(b);

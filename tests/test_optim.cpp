@@ -353,6 +353,8 @@ TEST_CASE("LR schedulers match PyTorch's lr (and momentum) sequences") {
       s = std::make_unique<optim::StepLR>(*opt, a["step_size"], a["gamma"]);
     } else if (kind == "multistep") {
       s = std::make_unique<optim::MultiStepLR>(*opt, a["milestones"].get<std::vector<int64_t>>(), a["gamma"]);
+    } else if (kind == "linear") {
+      s = std::make_unique<optim::LinearLR>(*opt, a["start_factor"], a["end_factor"], a["total_iters"]);
     } else if (kind == "cosine") {
       s = std::make_unique<optim::CosineAnnealingLR>(*opt, a["T_max"], a["eta_min"]);
     } else {

@@ -61,13 +61,6 @@ std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("wick_train_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("ModeGuard restores training flags, BatchNorm modes and momentum, also on an exception") {
@@ -316,7 +309,7 @@ TEST_CASE("fit writes the metrics CSV after every epoch and the curves at the en
                                       .plot_svg(svg)
                                       .plot_title("blobs")
                                       .progress(false));
-  std::vector<std::string> lines = lines_of(csv);
+  std::vector<std::string> lines = test::lines_of(csv);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] == "epoch,steps,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds");
   for (size_t e = 0; e < 2; ++e) {
@@ -333,7 +326,7 @@ TEST_CASE("fit writes the metrics CSV after every epoch and the curves at the en
     CHECK(v[5] == doctest::Approx(m.test_acc).epsilon(1e-5));
   }
   std::string text;
-  for (const std::string& l : lines_of(svg)) text += l + "\n";
+  for (const std::string& l : test::lines_of(svg)) text += l + "\n";
   CHECK(text.rfind("<svg", 0) == 0);
   CHECK(text.find("<polyline") != std::string::npos);
   CHECK(text.find("blobs, 6 steps") != std::string::npos);

@@ -1,6 +1,9 @@
 // The wick subcommands' arguments and entry points (main.cpp parses flags into these).
 #pragma once
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -14,12 +17,22 @@ struct CommonArgs {
   bool json = false;
 };
 
-// The training loop's flags (train and finetune turn them into train::FitOptions).
+// The training loop's flags (train and finetune turn them into train::FitOptions). Optional
+// values are those only some other flag's value makes meaningful (given alone: bad usage).
 struct LoopArgs {
   int64_t epochs = 2, batch_size = 64, max_steps = 0;  // max_steps 0: no limit
   uint64_t seed = 0;
   bool shuffle = true, quiet = false;
-  std::string metrics_csv, plot_svg;
+  std::string metrics_csv, plot_svg, steps_csv;
+  std::string scheduler = "none";  // none | step | multistep | cosine | onecycle
+  std::optional<int64_t> step_size;
+  std::vector<int64_t> milestones;
+  std::optional<double> gamma;
+  int64_t warmup_epochs = 0;
+  std::vector<std::string> augment{"none"};  // crop, flip
+  std::optional<int64_t> crop_padding;       // default 4 with crop
+  double label_smoothing = 0, grad_clip = 0, val_split = 0;  // 0: off
+  std::string save_best;
 };
 
 struct TrainArgs {
@@ -44,6 +57,14 @@ struct EvalArgs {
   int64_t batch_size = 1000;
   bool confusion = false;
 };
+
+// Bad usage found after parsing (flags that contradict each other, values out of range): main
+// reports it as it reports CLI11's parse errors, exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Throws a UsageError naming the flags (train_options.cpp).
+void check_training_args(const TrainArgs& args);
 
 int run_train(const TrainArgs& args);
 int run_finetune(const FinetuneArgs& args);

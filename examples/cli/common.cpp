@@ -98,7 +98,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& a, std::vector
     return std::make_unique<Opt>(with_lr, defaults);
   };
   if (a.name == "sgd")
-    return build.template operator()<optim::SGD>(optim::SGDOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
+    return build.template operator()<optim::SGD>(
+        optim::SGDOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay).nesterov(a.nesterov));
   if (a.name == "adam")
     return build.template operator()<optim::Adam>(optim::AdamOptions(a.lr).weight_decay(a.weight_decay));
   if (a.name == "adamw")

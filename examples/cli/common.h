@@ -23,6 +23,7 @@ struct DataArgs {
 
 struct Data {
   std::shared_ptr<data::Dataset> train, test;
+  std::shared_ptr<data::Dataset> validation;  // --val-split's hold-out from the training set, or null
   std::shared_ptr<data::ImageDataset> train_images;  // for augmentation and recalibration
   int64_t channels = 0, height = 0, width = 0, classes = 0;
   std::string name;
@@ -46,6 +47,7 @@ std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const
 struct OptimArgs {
   std::string name = "sgd";
   double lr = 0.05, momentum = 0.9, weight_decay = 0.0;
+  bool nesterov = false;  // sgd only
 };
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimArgs& args, std::vector<optim::ParamGroup> groups,
                                                  const std::vector<double>& group_lrs);

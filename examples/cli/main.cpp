@@ -61,6 +61,34 @@ void add_training(CLI::App* cmd, TrainArgs& t) {
   cmd->add_option("--metrics", t.loop.metrics_csv, "write per-epoch metrics to this CSV file");
   cmd->add_option("--plot", t.loop.plot_svg, "write loss and accuracy curves to this SVG file");
   cmd->add_flag("--quiet", t.loop.quiet, "no progress output");
+  cmd->add_flag("--nesterov", t.optim.nesterov, "Nesterov momentum (sgd only)");
+  cmd->add_option("--scheduler", t.loop.scheduler,
+                  "learning-rate schedule, stepped after every step: none | step | multistep | cosine (to 0) | "
+                  "onecycle (max lr --lr, PyTorch's defaults)")
+      ->check(CLI::IsMember({"none", "step", "multistep", "cosine", "onecycle"}))
+      ->capture_default_str();
+  cmd->add_option("--step-size", t.loop.step_size, "--scheduler step: multiply the lr by --gamma every N epochs")
+      ->check(kPositive);
+  cmd->add_option("--milestones", t.loop.milestones, "--scheduler multistep: multiply the lr by --gamma at these epochs (3,6)")
+      ->delimiter(',')
+      ->check(kPositive);
+  cmd->add_option("--gamma", t.loop.gamma, "--scheduler step | multistep: the lr factor (default 0.1)")->check(kPositive);
+  cmd->add_option("--warmup-epochs", t.loop.warmup_epochs,
+                  "first raise the lr linearly from lr/100 to --lr over N epochs (per step), then the schedule")
+      ->check(kNonNegative);
+  cmd->add_option("--augment", t.loop.augment, "training batches only: crop (random, zero-padded), flip (horizontal), or none")
+      ->delimiter(',')
+      ->default_str("none");
+  cmd->add_option("--crop-padding", t.loop.crop_padding, "--augment crop: pixels of padding on each side (default 4)")
+      ->check(kPositive);
+  cmd->add_option("--label-smoothing", t.loop.label_smoothing, "cross-entropy label smoothing EPS in [0, 1)")
+      ->check(kNonNegative);
+  cmd->add_option("--grad-clip", t.loop.grad_clip, "clip the total gradient norm to MAXNORM before each step")
+      ->check(kPositive);
+  cmd->add_option("--val-split", t.loop.val_split, "hold out this fraction of the training set (seeded) for validation")
+      ->check(kPositive);
+  cmd->add_option("--save-best", t.loop.save_best, "write the weights of the epoch with the best validation accuracy here");
+  cmd->add_option("--step-metrics", t.loop.steps_csv, "write per-step lr, loss and accuracy to this CSV file");
 }
 
 }  // namespace
@@ -143,14 +171,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  auto bad_usage = [&](const char* what) {
+    std::fprintf(stderr, "wick: %s (see wick %s--help)\n", what,
+                 app.get_subcommands().empty() ? "" : (app.get_subcommands()[0]->get_name() + " ").c_str());
+    return 2;
+  };
   try {
     app.parse(argc, argv);
+    if (*train_cmd) check_training_args(train);
+    if (*ft_cmd) check_training_args(ft.train);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "wick: %s (see wick %s--help)\n", e.what(),
-                 app.get_subcommands().empty() ? "" : (app.get_subcommands()[0]->get_name() + " ").c_str());
-    return 2;
+    return bad_usage(e.what());
+  } catch (const UsageError& e) {
+    return bad_usage(e.what());
   }
   try {
     if (*train_cmd) return run_train(train);

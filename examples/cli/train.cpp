@@ -3,7 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "train_options.h"
 
 namespace wick::cli {
 namespace {
@@ -13,13 +13,23 @@ void report(const train::FitResult& r, const CommonArgs& common, const Data& dat
   std::printf("test accuracy: %s on %lld %s test images (loss %.4f)  |  training: %.0f img/s, %.1f s, %lld steps\n",
               format_percent(last.test_acc).c_str(), static_cast<long long>(data.test->size()), data.name.c_str(),
               last.test_loss, r.img_per_s, r.train_seconds, static_cast<long long>(r.steps));
-  if (common.json)
-    std::cout << nlohmann::json{{"train_loss", last.train_loss}, {"train_acc", last.train_acc},
-                                {"test_loss", last.test_loss},   {"test_acc", last.test_acc},
-                                {"img_per_s", r.img_per_s},      {"seconds", r.train_seconds},
-                                {"steps", r.steps},              {"epochs", static_cast<int64_t>(r.epochs.size())}}
-                     .dump()
-              << std::endl;
+  if (r.best_epoch > 0) {
+    const train::EpochMetrics& best = r.epochs[static_cast<size_t>(r.best_epoch - 1)];
+    std::printf("best validation accuracy: %s at epoch %lld\n", format_percent(best.val_acc).c_str(),
+                static_cast<long long>(r.best_epoch));
+  }
+  if (!common.json) return;
+  nlohmann::json j{{"train_loss", last.train_loss}, {"train_acc", last.train_acc},
+                   {"test_loss", last.test_loss},   {"test_acc", last.test_acc},
+                   {"img_per_s", r.img_per_s},      {"seconds", r.train_seconds},
+                   {"steps", r.steps},              {"epochs", static_cast<int64_t>(r.epochs.size())},
+                   {"lr", last.lr}};  // the lr of the last step
+  if (data.validation) {
+    j["val_loss"] = last.val_loss;
+    j["val_acc"] = last.val_acc;
+  }
+  if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
+  std::cout << j.dump() << std::endl;
 }
 
 std::vector<optim::ParamGroup> trainable(const std::vector<Tensor>& params) {
@@ -44,25 +54,17 @@ void check_outputs(const TrainArgs& a) {
   check_output_path("--save", a.save);
   check_output_path("--metrics", a.loop.metrics_csv);
   check_output_path("--plot", a.loop.plot_svg);
+  check_output_path("--step-metrics", a.loop.steps_csv);
+  check_output_path("--save-best", a.loop.save_best);
 }
 
-// The training loop on data.train, tested on data.test after every epoch, with each BatchNorm +
-// ReLU fused into one layer (same values, one pass fewer); the model is then put back as it was
-// built, so what is saved is the user's architecture.
+// The training loop on data.train, tested on data.test (and validated on data.validation) after
+// every epoch, with each BatchNorm + ReLU fused into one layer (same values, one pass fewer); the
+// model is then put back as it was built, so what is saved is the user's architecture (fit saves
+// --save-best's weights unfused too).
 train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data, const LoopArgs& a) {
   nn::fuse_batchnorm_relu(model);
-  train::FitResult r = train::fit(model, optimizer, *data.train,
-                    train::FitOptions()
-                        .epochs(a.epochs)
-                        .batch_size(a.batch_size)
-                        .shuffle(a.shuffle)
-                        .seed(a.seed)
-                        .max_steps(a.max_steps)
-                        .test_set(data.test)
-                        .metrics_csv(a.metrics_csv)
-                        .plot_svg(a.plot_svg)
-                        .plot_title(data.name)
-                        .progress(!a.quiet));
+  train::FitResult r = train::fit(model, optimizer, *data.train, fit_options(a, data));
   nn::unfuse_batchnorm_relu(model);
   return r;
 }
@@ -74,6 +76,7 @@ int run_train(const TrainArgs& a) {
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
+  hold_out_validation(data, a.loop);
   auto model = make_or_load_model(a.init, a.common.model, a.common.norm, data);
   if (!a.loop.quiet)
     std::printf("training %s on %s: %lld images, %lld classes, %lld parameters, %d threads\n",
@@ -98,6 +101,7 @@ int run_finetune(const FinetuneArgs& f) {
   set_num_threads(a.common.threads);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
+  hold_out_validation(data, a.loop);
   auto model = make_or_load_model(f.weights, a.common.model, a.common.norm, data);
   auto [head_name, head] = find_head(*model);
   if (head->options.out_features() != data.classes) {

@@ -60,6 +60,11 @@ wick_ok() {
   fi
 }
 
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+  [[ $2 == "$3" ]] || fail "$1: expected \"$2\", got \"$3\""
+}
+
 # json_field NAME: the number NAME in the last JSON line of $OUT (exits non-zero when absent).
 json_field() {
   local line

@@ -108,6 +108,10 @@ schedulers = [
     schedule("step", "step", {"step_size": 7, "gamma": 0.5}, lambda o: S.StepLR(o, 7, 0.5)),
     schedule("multistep", "multistep", {"milestones": [5, 12, 12, 20], "gamma": 0.3},
              lambda o: S.MultiStepLR(o, [5, 12, 12, 20], 0.3)),
+    schedule("linear warm-up", "linear", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 8},
+             lambda o: S.LinearLR(o, 0.25, 1.0, 8)),
+    schedule("linear decay", "linear", {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 12},
+             lambda o: S.LinearLR(o, 1.0, 0.1, 12)),
     schedule("cosine", "cosine", {"T_max": 10, "eta_min": 0.001}, lambda o: S.CosineAnnealingLR(o, 10, 0.001)),
     schedule("cosine T_max 7", "cosine", {"T_max": 7, "eta_min": 0.0}, lambda o: S.CosineAnnealingLR(o, 7)),
     schedule("onecycle defaults", "onecycle", {"max_lr": [1.0, 0.1], "total_steps": 30},
@@ -125,6 +129,35 @@ schedulers = [
 
 
 # ---- clip_grad_norm_
+# ---- whole-run recipes as optim::Schedule builds them (stepped per optimizer step): LinearLR from
+# 0.01 over the warm-up epochs' steps, then the main scheduler over the remaining steps, joined by
+# SequentialLR (torchvision's reference recipe); two groups, lr 0.1 and 0.01; the lr of every step
+def recipe(name, kind, epochs, steps_per_epoch, warmup, **args):
+    p0, p1 = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([{"params": [p0]}, {"params": [p1], "lr": 0.01}], lr=0.1, momentum=0.9)
+    main_steps, w = (epochs - warmup) * steps_per_epoch, warmup * steps_per_epoch
+    make = {"step": lambda: S.StepLR(opt, args.get("step_size", 1) * steps_per_epoch, args.get("gamma", 0.1)),
+            "multistep": lambda: S.MultiStepLR(opt, [(m - warmup) * steps_per_epoch for m in args.get("milestones", [])],
+                                               args.get("gamma", 0.1)),
+            "cosine": lambda: S.CosineAnnealingLR(opt, main_steps)}[kind]
+    sched = S.SequentialLR(opt, [S.LinearLR(opt, 0.01, 1.0, w), make()], [w]) if warmup else make()
+    lrs = []
+    for _ in range(epochs * steps_per_epoch):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    return {"name": name, "kind": kind, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "warmup_epochs": warmup,
+            "args": args, "lrs": lrs}
+
+
+recipes = [
+    recipe("cosine", "cosine", 4, 5, 0),
+    recipe("warm-up then cosine", "cosine", 6, 3, 2),
+    recipe("warm-up then step", "step", 7, 4, 1, step_size=2, gamma=0.5),
+    recipe("warm-up then multistep", "multistep", 8, 3, 2, milestones=[4, 6], gamma=0.2),
+]
+
+
 def clip(name, max_norm, norm_type, scale=1.0):
     grads = [torch.randn(s) * scale for s in SHAPES]
     params = [torch.zeros(s, requires_grad=True) for s in SHAPES]
@@ -144,4 +177,4 @@ clips = [
     clip("3-norm clipped", 1.5, 3.0),
 ]
 
-write("optim", {"optimizers": optimizers, "schedulers": schedulers, "clip": clips})
+write("optim", {"optimizers": optimizers, "schedulers": schedulers, "recipes": recipes, "clip": clips})
