@@ -114,14 +114,20 @@ int run_finetune(const FinetuneArgs& f) {
   train::EvalResult before = train::evaluate(*model, *data.test, 1000);
   std::printf("before fine-tuning: test accuracy %s (loss %.4f)\n", format_percent(before.accuracy).c_str(),
               before.loss);
-  if (f.bn == "recalibrate") {
+  int batchnorms = 0;
+  for (auto& [name, m] : model->named_modules()) batchnorms += std::dynamic_pointer_cast<nn::BatchNormImplBase>(m) != nullptr;
+  if (f.bn != "train" && batchnorms == 0)
+    std::printf("note: --bn %s: the model has no BatchNorm layers, so nothing is %s (GroupNorm, LayerNorm and "
+                "no normalization keep no running statistics; they normalize each image by itself)\n",
+                f.bn.c_str(), f.bn == "frozen" ? "frozen" : "recalibrated");
+  if (f.bn == "recalibrate" && batchnorms > 0) {
     data::DataLoader loader(data.train, data::DataLoaderOptions(a.loop.batch_size).shuffle(true).seed(a.loop.seed));
     int64_t used = nn::recalibrate_batchnorm(*model, loader, f.recalibrate_batches);
     train::EvalResult recal = train::evaluate(*model, *data.test, 1000);
     std::printf("after recalibrating BatchNorm on %lld batches (no labels, no gradient steps): test accuracy %s\n",
                 static_cast<long long>(used), format_percent(recal.accuracy).c_str());
   }
-  if (f.bn != "train") {
+  if (f.bn != "train" && batchnorms > 0) {
     int n = nn::freeze_batchnorm(*model);
     std::printf("froze %d BatchNorm layers\n", n);
   }

@@ -4,11 +4,6 @@
 # Run: bash tests/cli/bench.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# expect_line REGEX DESCRIPTION: some stdout line of the last run matches REGEX (extended).
-expect_line() {
-  grep -qE -- "$1" "$OUT" || { fail "$2: expected a stdout line matching /$1/"; show_output; }
-}
-
 # expect_positive NAME DESCRIPTION: the JSON line of the last run has a number NAME above 0.
 expect_positive() {
   local v

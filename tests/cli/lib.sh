@@ -173,6 +173,11 @@ expect_error() {
   fi
 }
 
+# expect_line REGEX DESCRIPTION: some stdout line of the last run matches REGEX (extended).
+expect_line() {
+  grep -qE -- "$1" "$OUT" || { fail "$2: expected a stdout line matching /$1/"; show_output; }
+}
+
 # finish: the script's exit status.
 finish() {
   if [[ $FAILURES -gt 0 ]]; then

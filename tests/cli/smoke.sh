@@ -7,11 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SMALL=(--data synthetic --train-limit 512 --test-limit 200)
 TEST=(--data synthetic --test-limit 200)  # eval has no training split
 
-# expect_line REGEX DESCRIPTION: some stdout line of the last run matches REGEX (extended).
-expect_line() {
-  grep -qE -- "$1" "$OUT" || { fail "$2: expected a stdout line matching /$1/"; show_output; }
-}
-
 # ---- help and version
 wick_ok "--help" --help
 expect_line '^ +compare ' "--help lists compare"
