@@ -1,6 +1,12 @@
 // Dataset choice, model construction/loading and optimizer construction for the CLI.
 #include "common.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace wick::cli {
@@ -38,6 +44,21 @@ std::shared_ptr<data::Dataset> limited(std::shared_ptr<data::ImageDataset> ds, i
   return std::make_shared<data::Subset>(data::Subset::head(ds, limit));
 }
 
+// Labels are positions in the sorted class list, so both splits must list the same classes (a
+// test folder with "zebra" where training had "dog" would score zebras as dogs).
+void check_same_classes(const std::string& data, const std::vector<std::string>& train,
+                        const std::vector<std::string>& test) {
+  if (train == test) return;
+  auto missing = [](const std::vector<std::string>& from, const std::vector<std::string>& in) {
+    std::string out;
+    for (const std::string& c : from)
+      if (std::find(in.begin(), in.end(), c) == in.end()) out += (out.empty() ? "" : ", ") + c;
+    return out.empty() ? std::string("none") : out;
+  };
+  detail::fail("--data ", data, ": the training and test splits have different classes (only in training: ",
+               missing(train, test), "; only in test: ", missing(test, train), ")");
+}
+
 }  // namespace
 
 Data load_data(const DataArgs& args, bool with_train) {
@@ -51,6 +72,7 @@ Data load_data(const DataArgs& args, bool with_train) {
     // Image folders and synthetic sets normalize with their own pixel statistics: the test split
     // must use the training split's.
     test->set_normalization(d.train_images->normalization());
+    check_same_classes(args.data, d.train_images->class_names(), test->class_names());
   }
   d.channels = test->channels();
   d.height = test->height();
@@ -115,6 +137,14 @@ void check_output_path(const std::string& flag, const std::string& path) {
   std::error_code ec;
   WICK_CHECK(fs::is_directory(parent, ec), flag, " ", path, ": the folder ", parent.string(), " does not exist");
   WICK_CHECK(!fs::is_directory(path, ec), flag, " ", path, ": is a folder, expected a file name");
+  // The folder takes a new file (the atomic writers put a temporary file beside the target): a
+  // read-only folder or file system is found now, not after the training it would lose.
+  fs::path probe = parent / (".wick-write-check-" + std::to_string(::getpid()));
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  WICK_CHECK(f != nullptr, flag, " ", path, ": cannot create files in the folder ", parent.string(), " (",
+             std::strerror(errno), ")");
+  std::fclose(f);
+  fs::remove(probe, ec);
 }
 
 }  // namespace wick::cli

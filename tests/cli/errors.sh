@@ -37,6 +37,17 @@ expect_error 1 "eval with --data-dir of an empty folder" 'cannot find' -- \
   eval --weights "$TEST_DATA/small_cnn_pt.safetensors" --data-dir "$TMP/empty"
 expect_error 1 "--data folder:/nonexistent" 'folder' '/nonexistent' -- \
   train --data folder:/nonexistent --max-steps 1 --quiet
+# A 1x1 24-bit BMP (14-byte file header, 40-byte info header, one padded pixel row).
+bmp() {
+  mkdir -p "$(dirname "$1")"
+  printf 'BM\x3a\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\x18\0\0\0\0\0\x04\0\0\0\x13\x0b\0\0\x13\x0b\0\0\0\0\0\0\0\0\0\0\x80\x40\x20\0' >"$1"
+}
+for c in cat dog; do bmp "$TMP/pets/train/$c/a.bmp"; done
+for c in cat zebra; do bmp "$TMP/pets/test/$c/a.bmp"; done
+expect_error 1 "train and test class folders that differ" 'different classes' 'only in training: dog' 'only in test: zebra' -- \
+  train --data "folder:$TMP/pets" --max-steps 1 --quiet
+mkdir -p "$TMP/pets/test/dog" && cp "$TMP/pets/test/cat/a.bmp" "$TMP/pets/test/dog/" && rm -r "$TMP/pets/test/zebra"
+wick_ok "train on matching class folders" train --data "folder:$TMP/pets" --image-size 8 --max-steps 1 --quiet
 expect_error 1 "--data cifar10 of an empty folder" 'cifar|test_batch' -- \
   train --data cifar10 --data-dir "$TMP/empty" --max-steps 1 --quiet
 expect_error 1 "unknown --data" 'unknown --data' 'imagenet' -- train --data imagenet --max-steps 1 --quiet
@@ -108,6 +119,11 @@ LOUD=(--data synthetic --max-steps 2 --train-limit 256 --test-limit 50)
 no_training() {
   if grep -qE '^epoch|fine-tuning|^training ' "$OUT"; then fail "$1: expected the check before training, but it trained"; show_output; fi
 }
+expect_error 1 "--save into a folder that takes no files" '--save' '/proc' 'cannot create files' -- \
+  train "${LOUD[@]}" --save /proc/model.safetensors
+no_training "--save into a folder that takes no files"
+expect_error 1 "--metrics into a folder that takes no files" '--metrics' '/proc' 'cannot create files' -- \
+  train "${LOUD[@]}" --metrics /proc/log.csv
 expect_error 1 "--save into a missing folder" '--save' 'nosuchdir' 'does not exist' -- \
   train "${LOUD[@]}" --save "$TMP/nosuchdir/out.safetensors"
 no_training "--save into a missing folder"
