@@ -241,9 +241,9 @@ class Writer : public Fields {
   Json& json() { return obj_; }
 
   void visit(const char* name, int64_t& v, Check, bool) override { obj_[name] = v; }
-  void visit(const char* name, double& v, Check, bool) override { obj_[name] = v; }
-  void visit(const char* name, std::optional<double>& v, Check, bool) override {
-    obj_[name] = v ? Json(*v) : Json(nullptr);
+  void visit(const char* name, double& v, Check check, bool) override { obj_[name] = real(name, v, check); }
+  void visit(const char* name, std::optional<double>& v, Check check, bool) override {
+    obj_[name] = v ? Json(real(name, *v, check)) : Json(nullptr);
   }
   void visit(const char* name, bool& v, Check, bool) override { obj_[name] = v; }
   void visit(const char* name, Size2& v, Check, bool) override {
@@ -255,6 +255,14 @@ class Writer : public Fields {
   void visit(const char* name, Named<std::shared_ptr<Module>>& v, Check, bool) override;
 
  private:
+  // What the reader would refuse is not written: a description must read back (eps=inf would
+  // become JSON null).
+  double real(const char* name, double v, Check check) const {
+    WICK_CHECK(std::isfinite(v) && passes(v, check), "architecture: ", join(path_, name), " = ", v,
+               " cannot be described: expected ", expectation(check, "finite number"));
+    return v;
+  }
+
   std::string path_;
   Json obj_ = Json::object();
 };

@@ -44,7 +44,8 @@ void BatchNormImplBase::extra_state(Fields& f) {
 BatchNormImplBase::BatchNormImplBase(const BatchNormOptions& options) : options(options) {
   int64_t c = options.num_features();
   WICK_CHECK(c > 0, "BatchNorm: num_features must be positive, got ", c);
-  WICK_CHECK(options.eps() > 0, "BatchNorm: eps must be positive, got ", options.eps());
+  WICK_CHECK(std::isfinite(options.eps()) && options.eps() > 0, "BatchNorm: eps must be a positive finite number, got ",
+             options.eps());
   WICK_CHECK(!options.momentum() || (*options.momentum() >= 0 && *options.momentum() <= 1),
              "BatchNorm: momentum must be in [0, 1] (or none for a cumulative average), got ", *options.momentum());
   if (options.affine()) {
@@ -141,6 +142,10 @@ bool BatchNormImplBase::running_affine(std::vector<double>& scale, std::vector<d
   for (int64_t c = 0; c < C; ++c) {
     const double gamma = weight.defined() ? weight.data<float>()[c] : 1.0;
     const double beta = bias.defined() ? bias.data<float>()[c] : 0.0;
+    // A negative or non-finite running_var (a corrupt or hand-edited file) would fold into NaNs.
+    WICK_CHECK(std::isfinite(rv[c]) && static_cast<double>(rv[c]) + options.eps() > 0 && std::isfinite(rm[c]),
+               "BatchNorm: cannot normalize with running statistics running_mean[", c, "] = ", rm[c],
+               ", running_var[", c, "] = ", rv[c], " (the variance must be finite and above -eps)");
     scale[c] = gamma * (1.0 / std::sqrt(static_cast<double>(rv[c]) + options.eps()));
     shift[c] = beta - static_cast<double>(rm[c]) * scale[c];
   }

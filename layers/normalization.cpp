@@ -1,6 +1,7 @@
 // GroupNorm and LayerNorm: option checks at construction, the parameters, and PyTorch's printout.
 #include "layers/normalization.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "core/autograd.h"
@@ -32,7 +33,8 @@ GroupNormImpl::GroupNormImpl(const GroupNormOptions& options) : options(options)
   WICK_CHECK(G > 0, "GroupNorm: num_groups must be positive, got ", G);
   WICK_CHECK(C > 0, "GroupNorm: num_channels must be positive, got ", C);
   WICK_CHECK(C % G == 0, "GroupNorm: num_channels (", C, ") must be divisible by num_groups (", G, ")");
-  WICK_CHECK(options.eps() > 0, "GroupNorm: eps must be positive, got ", options.eps());
+  WICK_CHECK(std::isfinite(options.eps()) && options.eps() > 0, "GroupNorm: eps must be a positive finite number, got ",
+             options.eps());
   if (options.affine()) register_affine({C});
 }
 
@@ -60,7 +62,8 @@ LayerNormImpl::LayerNormImpl(const LayerNormOptions& options) : options(options)
   WICK_CHECK(!shape.empty(), "LayerNorm: normalized_shape must have at least one dim, got []");
   for (int64_t s : shape)
     WICK_CHECK(s > 0, "LayerNorm: normalized_shape must hold positive sizes, got ", shape_str(shape));
-  WICK_CHECK(options.eps() > 0, "LayerNorm: eps must be positive, got ", options.eps());
+  WICK_CHECK(std::isfinite(options.eps()) && options.eps() > 0, "LayerNorm: eps must be a positive finite number, got ",
+             options.eps());
   if (options.elementwise_affine()) register_affine(shape);
 }
 

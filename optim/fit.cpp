@@ -157,17 +157,20 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     e.test_loss = e.test_acc = e.val_loss = e.val_acc = std::numeric_limits<double>::quiet_NaN();
     result.train_seconds += e.seconds;
     trained_images += total.images;
-    // Evaluates `set` into (loss, acc), with a point on each curve.
-    auto measure = [&](const data::Dataset& set, double& loss, double& acc, std::vector<CurvePoint>& loss_curve,
-                       std::vector<CurvePoint>& acc_curve) {
+    // Evaluates `set` into (loss, acc), with a point on each curve. A loss that is not finite
+    // means the last steps diverged (each step's own loss was finite): an error, not a result.
+    auto measure = [&](const char* what, const data::Dataset& set, double& loss, double& acc,
+                       std::vector<CurvePoint>& loss_curve, std::vector<CurvePoint>& acc_curve) {
       EvalResult r = evaluate(model, set, eval_batch);
+      WICK_CHECK(std::isfinite(r.loss), "fit: training diverged by step ", result.steps, " (the ", what, " loss is ",
+                 r.loss, "); try a smaller learning rate");
       loss = r.loss;
       acc = r.accuracy;
       loss_curve.push_back({at(epoch, in_epoch), r.loss});
       acc_curve.push_back({at(epoch, in_epoch), r.accuracy});
     };
     if (options.validation_set()) {
-      measure(*options.validation_set(), e.val_loss, e.val_acc, result.curves.val_loss, result.curves.val_acc);
+      measure("validation", *options.validation_set(), e.val_loss, e.val_acc, result.curves.val_loss, result.curves.val_acc);
       if (!options.save_best().empty() && e.val_acc > best_val_acc) {
         save_unfused(model, options.save_best());
         best_val_acc = e.val_acc;
@@ -175,7 +178,7 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
       }
     }
     if (options.test_set())
-      measure(*options.test_set(), e.test_loss, e.test_acc, result.curves.test_loss, result.curves.test_acc);
+      measure("test", *options.test_set(), e.test_loss, e.test_acc, result.curves.test_loss, result.curves.test_acc);
     progress.finish(epoch_summary(e, options));
     result.epochs.push_back(e);
     if (!options.metrics_csv().empty())

@@ -213,14 +213,21 @@ void Optimizer::load_state(const std::string& path) {
         WICK_CHECK(shape == p.shape(), op, ": parameter ", pi, " of group ", gi, " (index ", index, ") has shape ",
                    shape_str(shape), " in the file but ", shape_str(p.shape()), " in the optimizer");
         if (!params[index].contains("step")) continue;
+        // At most 2^53 steps: Adam's bias corrections raise betas to the step in double.
+        const nlohmann::json& step = params[index].at("step");
+        WICK_CHECK(step.is_number_integer() && step.get<int64_t>() >= 1 && step.get<int64_t>() <= (int64_t{1} << 53),
+                   op, ": parameter ", pi, " of group ", gi, " has step count ", step.dump(),
+                   "; expected an integer from 1 to 2^53");
         ParamState s;
-        s.step = params[index].at("step").get<int64_t>();
+        s.step = step.get<int64_t>();
         const std::string prefix = "state." + std::to_string(index) + ".";
         for (auto it = tensors.lower_bound(prefix); it != tensors.end() && it->first.rfind(prefix, 0) == 0;) {
           const Tensor& t = it->second;
           WICK_CHECK(t.dtype() == Dtype::Float32 && t.shape() == p.shape(), op, ": \"", it->first, "\" is ",
                      dtype_name(t.dtype()), " ", shape_str(t.shape()), " but parameter ", pi, " of group ", gi,
                      " is float32 ", shape_str(p.shape()));
+          for (float v : t.to_vector<float>())
+            WICK_CHECK(std::isfinite(v), op, ": \"", it->first, "\" holds ", v, " (a state buffer must be finite)");
           s.buffers.emplace_back(it->first.substr(prefix.size()), t.clone());
           it = tensors.erase(it);
         }

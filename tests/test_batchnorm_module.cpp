@@ -265,4 +265,8 @@ TEST_CASE("fold_batchnorm gives the eval-mode outputs within 1e-5") {
   model->at<nn::BatchNorm1dImpl>(9)->set_mode(nn::BatchNormMode::BatchStats);
   nn::fold_batchnorm(model, &folded);
   CHECK(folded == 2);  // a batch-stats layer has nothing to fold
+
+  // A negative running variance (a corrupt file) is refused, naming the channel, not folded into NaNs.
+  model->at<nn::BatchNorm2dImpl>(1)->running_var.data<float>()[2] = -2.f;
+  CHECK_THROWS_WITH_AS(nn::fold_batchnorm(model), doctest::Contains("running_var[2] = -2"), Error);
 }

@@ -276,6 +276,29 @@ TEST_CASE("load_state checks the optimizer, groups and shapes, and changes nothi
   CHECK_THROWS_WITH_AS(adam.load_state(f.path), doctest::Contains("holds the state of SGD, not Adam"), Error);
   CHECK_THROWS_AS(adam.load_state(f.path + ".missing"), Error);
 
+  // Step counts and buffers that would poison the next step (a hostile or corrupt file).
+  auto edited = [&](const std::string& step, float buffer_value) {
+    SafetensorsFile file = read_safetensors(f.path);
+    nlohmann::json meta = nlohmann::json::parse(file.metadata.at("wick.optimizer_state"));
+    for (auto& p : meta.at("params")) p["step"] = nlohmann::json::parse(step);
+    for (auto& [name, t] : file.tensors) t = t.clone().fill_(buffer_value);
+    file.metadata["wick.optimizer_state"] = meta.dump();
+    TempFile out;
+    write_safetensors(out.path, file.tensors, file.metadata);
+    optim::SGD target({zeros({2, 3}).requires_grad_(), zeros({4}).requires_grad_()}, optim::SGDOptions(0.1));
+    std::string message;
+    try {
+      target.load_state(out.path);
+    } catch (const Error& err) {
+      message = err.what();
+    }
+    return message;
+  };
+  CHECK(edited("-5", 1.f).find("has step count -5; expected an integer from 1 to 2^53") != std::string::npos);
+  CHECK(edited("1e30", 1.f).find("has step count 1e+30") != std::string::npos);
+  CHECK(edited("1", NAN).find("holds nan (a state buffer must be finite)") != std::string::npos);
+  CHECK(edited("1", 1.f).empty());
+
   Tensor e = zeros({2, 3}).requires_grad_(), g = zeros({4}).requires_grad_();
   optim::SGD ok({e, g}, optim::SGDOptions(0.5));
   ok.load_state(f.path);

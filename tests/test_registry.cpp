@@ -382,6 +382,18 @@ TEST_CASE("examples/models/small-cnn.json builds nn::small_cnn()") {
   for (size_t i = 0; i < a.size(); ++i) CHECK((a[i].first == b[i].first && a[i].second.shape() == b[i].second.shape()));
 }
 
+TEST_CASE("a config the reader would refuse is not written: eps=inf set after construction") {
+  nn::Sequential model(nn::Linear(2, 2), nn::BatchNorm1d(2));
+  model->at<nn::BatchNorm1dImpl>(1)->options.eps(INFINITY);
+  CHECK_THROWS_WITH_AS(nn::architecture_json(*model), doctest::Contains("architecture: layers[1].eps = inf cannot be described"),
+                       Error);
+  // Saved anyway (the weights are fine), with the reason instead of an architecture.
+  test::TempFile file;
+  nn::save(*model, file.path);
+  CHECK_THROWS_WITH_AS(nn::load_module(file.path), doctest::Contains("eps = inf"), Error);
+  CHECK_THROWS_WITH_AS(nn::BatchNorm2d(nn::BatchNormOptions(3).eps(NAN)), doctest::Contains("positive finite number"), Error);
+}
+
 TEST_CASE("description errors name the path, and an unknown type lists the registered ones") {
   auto refused = [](const std::string& json, const std::string& what) {
     CHECK_THROWS_WITH_AS(nn::module_from_json(json), doctest::Contains(what.c_str()), Error);

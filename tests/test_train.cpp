@@ -283,6 +283,17 @@ TEST_CASE("fit throws when the loss stops being finite, naming the step") {
   CHECK(last_step > 0);
 }
 
+TEST_CASE("fit throws when the last step diverged: the test loss after it is not finite") {
+  manual_seed(9);
+  auto set = blobs(16, 12);
+  nn::Sequential model(nn::Linear(2, 16), nn::ReLU(), nn::Linear(16, 3));
+  optim::SGD opt(model->parameters(), optim::SGDOptions(1e30));
+  std::string message = error_of([&] {
+    train::fit(*model, opt, *set, train::FitOptions().max_steps(1).batch_size(16).test_set(set).progress(false));
+  });
+  CHECK(message.rfind("fit: training diverged by step 1 (the test loss is ", 0) == 0);
+}
+
 TEST_CASE("fit refuses bad options, naming the library's parameters") {
   auto set = blobs(6, 11);
   nn::Linear model(2, 3);

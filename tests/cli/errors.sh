@@ -119,6 +119,9 @@ LOUD=(--data synthetic --max-steps 2 --train-limit 256 --test-limit 50)
 no_training() {
   if grep -qE '^epoch|fine-tuning|^training ' "$OUT"; then fail "$1: expected the check before training, but it trained"; show_output; fi
 }
+expect_error 1 "a last step that diverges" 'diverged by step 1' 'test loss' -- \
+  train --data synthetic --train-limit 256 --test-limit 50 --lr 1e30 --max-steps 1 --save "$TMP/diverged.safetensors"
+[[ ! -e $TMP/diverged.safetensors ]] || fail "a diverged run saved $TMP/diverged.safetensors"
 expect_error 1 "--save into a folder that takes no files" '--save' '/proc' 'cannot create files' -- \
   train "${LOUD[@]}" --save /proc/model.safetensors
 no_training "--save into a folder that takes no files"
