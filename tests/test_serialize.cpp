@@ -1,5 +1,7 @@
 // Weights as safetensors: round trips, a PyTorch-saved small-cnn reproducing PyTorch's logits and
 // BN statistics, architecture rebuilding, strictness, and every corrupt-file case.
+#include <sys/wait.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -152,6 +154,20 @@ TEST_CASE("writes are atomic: a failed save leaves no file behind and keeps the 
   CHECK(read_bytes(f.path) == before);
   for (auto& entry : fs::directory_iterator(fs::path(f.path).parent_path()))
     CHECK(entry.path().string().find(fs::path(f.path).filename().string() + ".tmp") == std::string::npos);
+}
+
+TEST_CASE("a save removes temporaries a killed writer left beside the file, not a live writer's") {
+  TempFile f;
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  REQUIRE(child > 0);
+  waitpid(child, nullptr, 0);  // a process that no longer exists, as a writer killed by SIGKILL
+  const std::string stale = f.path + ".tmp." + std::to_string(child), live = f.path + ".tmp.1";  // pid 1 runs
+  for (const std::string& p : {stale, live}) std::ofstream(p) << "partial";
+  nn::save(nn::Sequential(nn::Linear(2, 2)), f.path);
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));
+  fs::remove(live);
 }
 
 TEST_CASE("architecture descriptions reject what they do not know, naming where") {
