@@ -62,13 +62,26 @@ double element_at(const Tensor& c, int64_t k) {
                                      : static_cast<double>(c.data<int64_t>()[k]);
 }
 
+// Element k as T: exact within a dtype; a float converted to int64 must be finite and in range
+// (a cast of 1e30 or NaN would be undefined behaviour).
+template <typename T>
+T element_as(const Tensor& c, int64_t k, const char* op) {
+  if constexpr (!std::is_same_v<T, double>)
+    if (c.dtype() == dtype_of<T>()) return c.data<T>()[k];
+  const double v = element_at(c, k);
+  if constexpr (std::is_same_v<T, int64_t>)
+    WICK_CHECK(std::isfinite(v) && v >= -9.2233720368547758e18 && v < 9.2233720368547758e18, op, ": ", v,
+               " does not fit an int64");
+  return static_cast<T>(v);
+}
+
 }  // namespace
 
 template <typename T>
 T Tensor::item() const {
   WICK_CHECK(numel() == 1, "item(): a tensor with ", numel(), " elements (shape ", shape_str(shape()),
              ") cannot be converted to a scalar");
-  return static_cast<T>(element_at(contiguous(), 0));
+  return element_as<T>(contiguous(), 0, "item()");
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
@@ -81,7 +94,7 @@ std::vector<T> Tensor::to_vector() const {
   if (c.dtype() == dtype_of<T>()) {
     if (!out.empty()) std::memcpy(out.data(), c.data<T>(), out.size() * sizeof(T));
   } else {
-    for (size_t k = 0; k < out.size(); ++k) out[k] = static_cast<T>(element_at(c, static_cast<int64_t>(k)));
+    for (size_t k = 0; k < out.size(); ++k) out[k] = element_as<T>(c, static_cast<int64_t>(k), "to_vector()");
   }
   return out;
 }
@@ -154,7 +167,16 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   bool df = dst.dtype() == Dtype::Float32, sf = src.dtype() == Dtype::Float32;
   if (df && sf) strided_copy<float, float>(dst, src);
   else if (df) strided_copy<float, int64_t>(dst, src);
-  else if (sf) strided_copy<int64_t, float>(dst, src);
+  else if (sf) {
+    // float -> int64 truncates toward zero, as PyTorch; a value outside int64 (or NaN) is refused
+    // before the cast, which would be undefined behaviour.
+    Tensor c = src.contiguous();
+    const float* p = c.data<float>();
+    for (int64_t k = 0; k < c.numel(); ++k)
+      WICK_CHECK(std::isfinite(p[k]) && p[k] >= -9.2233720368547758e18f && p[k] < 9.2233720368547758e18f,
+                 "to(int64): ", p[k], " does not fit an int64");
+    strided_copy<int64_t, float>(dst, src);
+  }
   else strided_copy<int64_t, int64_t>(dst, src);
 }
 

@@ -85,6 +85,12 @@ TEST_CASE("dtype conversion and item") {
   CHECK(i.dtype() == Dtype::Int64);
   CHECK(i.to(Dtype::Float32).to_vector<float>() == std::vector<float>{0, 1, 2, 3});
   CHECK(full({}, 2.7).to(Dtype::Int64).item<int64_t>() == 2);
+  // Conversions to int64 of what does not fit are errors, not undefined casts; int64 stays exact.
+  CHECK_THROWS_WITH_AS(full({}, 1e30).item<int64_t>(), doctest::Contains("item(): 1e+30 does not fit an int64"), Error);
+  CHECK_THROWS_WITH_AS(full({2}, NAN).to(Dtype::Int64), doctest::Contains("to(int64): nan does not fit"), Error);
+  CHECK_THROWS_WITH_AS(full({2}, INFINITY).to_vector<int64_t>(), doctest::Contains("to_vector(): inf"), Error);
+  const int64_t big = (int64_t{1} << 62) + 1;  // not a double
+  CHECK(from_vector(std::vector<int64_t>{big}, {}).item<int64_t>() == big);
   CHECK_THROWS_WITH_AS(i.data<float>(), doctest::Contains("tensor has dtype int64"), Error);
   CHECK_THROWS_WITH_AS(ones({2}).item(), doctest::Contains("cannot be converted to a scalar"), Error);
   CHECK_THROWS_WITH_AS(i.requires_grad_(), doctest::Contains("only float32"), Error);
