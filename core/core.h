@@ -3,6 +3,7 @@
 #pragma once
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/ops/compare.h"
 #include "core/ops/conv.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"

@@ -327,6 +327,38 @@ Tensor from_vector(const std::vector<float>& values) {
 Tensor from_vector(const std::vector<int64_t>& values) {
   return from_values(values, {static_cast<int64_t>(values.size())});
 }
+Tensor from_vector(std::initializer_list<float> values) { return from_vector(std::vector<float>(values)); }
+
+namespace {
+// Row-major literal values into a tensor of `shape`; int64 ones must be whole numbers.
+Tensor from_literals(const std::vector<double>& values, const Shape& shape, Dtype dtype) {
+  if (dtype == Dtype::Float32) return from_vector(std::vector<float>(values.begin(), values.end()), shape);
+  std::vector<int64_t> ints;
+  for (double v : values) {
+    WICK_CHECK(v == std::trunc(v) && std::fabs(v) < 9e18, "tensor: ", v, " is not a whole number, for an int64 tensor");
+    ints.push_back(static_cast<int64_t>(v));
+  }
+  return from_vector(ints, shape);
+}
+}  // namespace
+
+Tensor tensor(std::initializer_list<Literal> values, Dtype dtype) {
+  std::vector<double> v;
+  for (const Literal& l : values) v.push_back(l.value);
+  return from_literals(v, {static_cast<int64_t>(v.size())}, dtype);
+}
+
+Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype dtype) {
+  std::vector<double> values;
+  const size_t cols = rows.size() > 0 ? rows.begin()->size() : 0;
+  size_t r = 0;
+  for (const auto& row : rows) {
+    WICK_CHECK(row.size() == cols, "tensor: row ", r, " has ", row.size(), " values but row 0 has ", cols);
+    values.insert(values.end(), row.begin(), row.end());
+    ++r;
+  }
+  return from_literals(values, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(cols)}, dtype);
+}
 
 Tensor from_blob(void* data, const Shape& shape, Dtype dtype, std::function<void(void*)> deleter) {
   WICK_CHECK(data != nullptr || numel_of(shape) == 0, "from_blob: null data for shape ", shape_str(shape));

@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -43,6 +44,7 @@ class Storage {
 };
 
 struct Node;
+struct ValuesIndices;
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
@@ -120,6 +122,33 @@ class Tensor {
   // Marks an in-place write by other code (e.g. a kernel writing through data<float>()).
   void bump_version() const;
 
+  // ---- method forms of free functions (libtorch's spelling; core/tensor_methods.cpp) ----
+  Tensor sum() const;
+  Tensor sum(int64_t dim, bool keepdim = false) const;
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(int64_t dim, bool keepdim = false) const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  ValuesIndices max(int64_t dim, bool keepdim = false) const;  // values and int64 indices, first max
+  Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor eq(const Tensor& other) const;  // comparisons: float32 masks of 0/1 (core/ops/compare.h)
+  Tensor ne(const Tensor& other) const;
+  Tensor lt(const Tensor& other) const;
+  Tensor le(const Tensor& other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor eq(double other) const;
+  Tensor ne(double other) const;
+  Tensor lt(double other) const;
+  Tensor le(double other) const;
+  Tensor gt(double other) const;
+  Tensor ge(double other) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
+  ValuesIndices topk(int64_t k, int64_t dim = -1, bool largest = true) const;
+  ValuesIndices sort(int64_t dim = -1, bool descending = false) const;
+  Tensor argsort(int64_t dim = -1, bool descending = false) const;
+
   std::string str() const;  // PyTorch-style printout
 
  private:
@@ -128,6 +157,12 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// What x.max(dim), topk and sort return: auto [values, indices] = x.max(1);
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;  // int64
+};
 
 // ---- factories ----
 Tensor empty(const Shape& shape, Dtype dtype = Dtype::Float32);
@@ -143,9 +178,21 @@ Tensor arange(double end, Dtype dtype = Dtype::Float32);
 Tensor arange(double start, double end, double step = 1.0, Dtype dtype = Dtype::Float32);
 // Copies `values` into a new 1-D tensor, or one of `shape` ({} with one value: 0-d).
 Tensor from_vector(const std::vector<float>& values);
+Tensor from_vector(std::initializer_list<float> values);  // from_vector({1.f, 2.f}): float32
 Tensor from_vector(const std::vector<int64_t>& values);
 Tensor from_vector(const std::vector<float>& values, const Shape& shape);
 Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
+// Literal values, as torch::tensor: tensor({1, 2.5}) is float32 of shape [2], tensor({{1, 2}, {3, 4}})
+// of shape [2, 2]; tensor({1, 2}, Dtype::Int64) holds int64 (the values must be whole numbers, and
+// pass through double: exact up to 2^53). tensor({}) is ambiguous: write empty({0}).
+struct Literal {  // one value of a 1-D literal, of any arithmetic type (so {i, 2.5} needs no cast)
+  template <typename T>
+    requires std::is_arithmetic_v<T>
+  Literal(T v) : value(static_cast<double>(v)) {}  // NOLINT: implicit on purpose
+  double value;
+};
+Tensor tensor(std::initializer_list<Literal> values, Dtype dtype = Dtype::Float32);
+Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype dtype = Dtype::Float32);
 // Wraps memory wick does not own. `deleter` (may be empty) runs when the last view dies.
 Tensor from_blob(void* data, const Shape& shape, Dtype dtype = Dtype::Float32,
                  std::function<void(void*)> deleter = {});

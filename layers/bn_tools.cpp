@@ -18,6 +18,11 @@ int freeze_batchnorm(Module& model) {
   int n = 0;
   for (auto& [name, bn] : batchnorm_layers(model)) {
     bn->set_mode(BatchNormMode::Frozen);
+    // A gradient held from before the freeze would still move the layer: an optimizer steps every
+    // parameter with a gradient (zero_grad(false) keeps zeros, and momentum or weight decay act on
+    // zeros too).
+    for (Tensor* p : {&bn->weight, &bn->bias})
+      if (p->defined()) p->set_grad(Tensor());
     ++n;
   }
   return n;

@@ -18,7 +18,8 @@ namespace wick::nn {
 std::vector<std::pair<std::string, std::shared_ptr<BatchNormImplBase>>> batchnorm_layers(Module& model);
 
 // Freezes every BatchNorm layer: running statistics in every mode, no buffer updates, no gradient
-// for weight and bias, and model->train() does not undo it. Returns how many layers it froze.
+// for weight and bias (gradients they already hold are dropped, so no optimizer step moves them),
+// and model->train() does not undo it. Returns how many layers it froze.
 int freeze_batchnorm(Module& model);
 // Back to PyTorch's behaviour (BatchNormMode::Auto), weight/bias trainable again as before.
 int unfreeze_batchnorm(Module& model);

@@ -5,6 +5,16 @@
 
 namespace wick::nn {
 
+Tensor forward_child(const std::string& name, Module& m, const Tensor& x) {
+  try {
+    return m.forward(x);
+  } catch (const ChildError& e) {
+    throw ChildError(name + "." + e.path(), e.message());
+  } catch (const Error& e) {
+    throw ChildError(name, e.what());
+  }
+}
+
 std::shared_ptr<Module> ListImpl::operator[](size_t i) const {
   WICK_CHECK(i < size(), type_name(), ": index ", i, " is out of range for ", size(), " modules");
   return named_children()[i].second;
@@ -16,7 +26,7 @@ SequentialImpl::SequentialImpl(const LayersOptions& options) {
 
 Tensor SequentialImpl::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& [name, m] : named_children()) h = m->forward(h);
+  for (const auto& [name, m] : named_children()) h = forward_child(name, *m, h);
   return h;
 }
 
@@ -64,11 +74,11 @@ ResidualOptions ResidualImpl::config() const {
 
 Tensor ResidualImpl::forward(const Tensor& x) {
   Tensor h = x;
-  for (size_t i = 0; i < body_size_; ++i) h = named_children()[i].second->forward(h);
+  for (size_t i = 0; i < body_size_; ++i) h = forward_child(named_children()[i].first, *named_children()[i].second, h);
   auto s = shortcut();
-  Tensor y = add(h, s ? s->forward(x) : x);
+  Tensor y = add(h, s ? forward_child("shortcut", *s, x) : x);
   auto a = activation();
-  return a ? a->forward(y) : y;
+  return a ? forward_child("activation", *a, y) : y;
 }
 
 }  // namespace wick::nn

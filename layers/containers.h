@@ -8,6 +8,22 @@
 
 namespace wick::nn {
 
+// An error raised inside a container's child, rethrown with the child's dotted path in front of
+// the original message ("layer2.0.conv1: conv2d: ..."); each enclosing container adds its level.
+class ChildError : public Error {
+ public:
+  ChildError(const std::string& path, const std::string& message)
+      : Error(path + ": " + message), path_(path), message_(message) {}
+  const std::string& path() const { return path_; }        // "layer2.0.conv1"
+  const std::string& message() const { return message_; }  // the child's own message
+
+ private:
+  std::string path_, message_;
+};
+
+// m->forward(x), with a wick::Error from inside it rethrown as a ChildError under `name`.
+Tensor forward_child(const std::string& name, Module& m, const Tensor& x);
+
 // An ordered list of named children: the config of Sequential and ModuleList. Children are named
 // "0", "1", ... by position unless given a name (PyTorch's Sequential(OrderedDict(...))).
 struct LayersOptions {

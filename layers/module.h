@@ -110,6 +110,12 @@ class ModuleHolder {
   Impl* operator->() const { return impl_.get(); }
   Impl& operator*() const { return *impl_; }
   const std::shared_ptr<Impl>& ptr() const { return impl_; }
+  // seq[i] on a holder, for implementations that index (Sequential, ModuleList, Residual).
+  template <typename Index>
+    requires requires(const Impl& m, Index i) { m[i]; }
+  decltype(auto) operator[](Index i) const {
+    return (*impl_)[i];
+  }
   template <typename... Args>
   auto operator()(Args&&... args) const {
     return impl_->forward(std::forward<Args>(args)...);

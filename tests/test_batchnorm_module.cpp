@@ -270,3 +270,24 @@ TEST_CASE("fold_batchnorm gives the eval-mode outputs within 1e-5") {
   model->at<nn::BatchNorm2dImpl>(1)->running_var.data<float>()[2] = -2.f;
   CHECK_THROWS_WITH_AS(nn::fold_batchnorm(model), doctest::Contains("running_var[2] = -2"), Error);
 }
+
+TEST_CASE("freeze_batchnorm drops held gradients: SGD momentum and weight decay leave gamma and beta") {
+  manual_seed(3);
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(2, 3, 1)), nn::BatchNorm2d(3));
+  auto bn = model->at<nn::BatchNorm2dImpl>(1);
+  optim::SGD opt(model->parameters(), optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.01));
+  Tensor x = randn({4, 2, 3, 3});
+  sum(pow(model->forward(x), 3.0)).backward();
+  opt.step();  // momentum buffers now hold a velocity for gamma and beta
+  CHECK(nn::freeze_batchnorm(*model) == 1);
+  CHECK(!bn->weight.grad().defined());
+  CHECK(!bn->bias.grad().defined());
+  opt.zero_grad(false);
+  Tensor gamma = bn->weight.clone(), beta = bn->bias.clone();
+  Tensor conv_w = model->at<nn::Conv2dImpl>(0)->weight.clone();
+  sum(pow(model->forward(x), 3.0)).backward();
+  opt.step();
+  CHECK(equal(bn->weight, gamma));
+  CHECK(equal(bn->bias, beta));
+  CHECK_FALSE(equal(model->at<nn::Conv2dImpl>(0)->weight, conv_w));  // the rest still trains
+}

@@ -123,3 +123,50 @@ TEST_CASE("layer construction and input errors name what was wrong") {
   nn::BatchNorm2d bn(3);
   CHECK_THROWS_WITH_AS(bn(ones({4, 3})), doctest::Contains("expected 4D input (got 2D input"), Error);
 }
+
+TEST_CASE("an error inside a container names the child's dotted path, once per level") {
+  nn::Sequential inner(nn::Linear(4, 3), nn::ReLU(), nn::Linear(5, 2));  // 3 outputs feed 5 inputs
+  nn::Sequential model;
+  model->push_back(nn::Flatten());
+  model->push_back("layer2", inner);
+  std::string message;
+  try {
+    model->forward(ones({2, 4}));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  nn::Linear bad(5, 2);
+  std::string original;
+  try {
+    bad(ones({2, 3}));
+  } catch (const Error& e) {
+    original = e.what();
+  }
+  CHECK(message == "layer2.2: " + original);
+  // A Residual names its body layers, its shortcut and its activation the same way.
+  nn::ResidualOptions o;
+  o.layers = {{"fc1", nn::Linear(4, 4).ptr()}, {"fc2", nn::Linear(3, 4).ptr()}};
+  nn::Sequential net;
+  net->push_back(std::make_shared<nn::ResidualImpl>(o));
+  CHECK_THROWS_WITH_AS(net->forward(ones({1, 4})), doctest::Contains("0.fc2: Linear: expected input with last dim 3"), Error);
+  try {
+    net->forward(ones({1, 4}));
+  } catch (const nn::ChildError& e) {
+    CHECK(e.path() == "0.fc2");
+    CHECK(std::string(e.what()) == "0.fc2: " + e.message());
+  }
+}
+
+template <typename Holder>
+constexpr bool indexable = requires(Holder h) { h[0]; };
+
+TEST_CASE("seq[i] indexes through the holder") {
+  nn::Sequential s(nn::Linear(2, 3), nn::ReLU());
+  CHECK(s[0]->type_name() == "Linear");
+  CHECK(s[1] == s->children()[1]);
+  CHECK_THROWS_WITH_AS(s[2], doctest::Contains("index 2 is out of range for 2 modules"), Error);
+  nn::ModuleList list;
+  list->push_back(nn::ReLU());
+  CHECK(list[0]->type_name() == "ReLU");
+  static_assert(indexable<nn::Sequential> && !indexable<nn::Linear>);  // only where the impl indexes
+}

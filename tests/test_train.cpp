@@ -171,7 +171,7 @@ TEST_CASE("evaluate restores every module's mode, also when forward throws") {
   model->add(std::make_shared<ThrowingImpl>());
   bn->set_mode(nn::BatchNormMode::Frozen);
   const std::vector<bool> with_thrower = flags(*model);
-  CHECK(error_of([&] { train::evaluate(*model, *set, 5); }) == "Throwing: forward fails on purpose");
+  CHECK(error_of([&] { train::evaluate(*model, *set, 5); }) == "3: Throwing: forward fails on purpose");  // the child names itself
   CHECK(flags(*model) == with_thrower);
   CHECK(model->is_training());
   CHECK(bn->mode() == nn::BatchNormMode::Frozen);
