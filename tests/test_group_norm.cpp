@@ -112,7 +112,7 @@ TEST_CASE("group_norm and layer_norm errors name the shapes") {
   throws([] { layer_norm(ones({2, 4}), {4}, Tensor(), ones({3})); }, "bias has shape [3]");
   throws([] { nn::GroupNorm(8, 30); }, "GroupNorm: num_channels (30) must be divisible by num_groups (8)");
   throws([] { nn::GroupNorm(0, 4); }, "GroupNorm: num_groups must be positive, got 0");
-  throws([] { nn::GroupNorm(nn::GroupNormOptions(2, 4).eps(0)); }, "GroupNorm: eps must be positive");
+  throws([] { nn::GroupNorm(nn::GroupNormOptions(2, 4).eps(0)); }, "GroupNorm: eps must be a positive finite number");
   throws([] { nn::GroupNorm(2, 4)(ones({2, 6, 3})); }, "GroupNorm: expected input of shape (N, 4, *)");
   throws([] { nn::LayerNorm(std::vector<int64_t>{}); }, "LayerNorm: normalized_shape must have at least one dim");
   throws([] { nn::LayerNorm(std::vector<int64_t>{4, 0}); }, "LayerNorm: normalized_shape must hold positive sizes");
