@@ -5,6 +5,9 @@ find_dependency(Threads)
 find_dependency(TBB CONFIG)
 find_dependency(ZLIB)
 find_dependency(nlohmann_json CONFIG)
+# wick::onnx (ONNX export): Debian's libonnx-dev, whose targets need protobuf's.
+find_dependency(Protobuf)
+find_dependency(ONNX CONFIG)
 if(NOT TARGET wick_deps::openblas)
   # Debian ships OpenBLASConfig.cmake (variables only); wrap it in a target.
   find_package(OpenBLAS CONFIG QUIET)

@@ -10,6 +10,7 @@
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/kernels/strided.h"
+#include "core/trace.h"
 
 namespace wick {
 
@@ -187,6 +188,7 @@ Tensor Tensor::clone() const {
   copy_into(out, *this);
   // d clone / d x = identity; the input's gradient buffer has the same shape.
   record(out, "clone", {*this}, [](BackwardCtx& ctx) { ctx.grad_in(0).add_(ctx.grad_out()); });
+  if (trace::active()) trace::op("clone", out, {*this});
   return out;
 }
 

@@ -2,10 +2,12 @@
 #include "layers/containers.h"
 
 #include "core/ops/elementwise.h"
+#include "core/trace.h"
 
 namespace wick::nn {
 
 Tensor forward_child(const std::string& name, Module& m, const Tensor& x) {
+  trace::Child traced_as(name);
   try {
     return m.forward(x);
   } catch (const ChildError& e) {

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/kernels/conv.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -85,6 +86,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
                              want_w ? ctx.grad_in(1).data<float>() : nullptr,
                              want_b ? ctx.grad_in(2).data<float>() : nullptr);
   }, product_saves(x, weight));
+  if (trace::active())
+    trace::op("conv2d", out, {x, weight, bias},
+              {{"stride", {stride[0], stride[1]}}, {"padding", {padding[0], padding[1]}},
+               {"dilation", {dilation[0], dilation[1]}}, {"groups", {groups}}});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "core/autograd.h"
 #include "core/kernels/strided.h"
 #include "core/ops/reduce.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -54,6 +55,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
     accumulate(ctx, 0, ctx.grad_out());
     accumulate(ctx, 1, ctx.grad_out(), alpha);
   });
+  if (trace::active()) trace::op("add", out, {a, b}, {{"alpha", {}, alpha}});
   return out;
 }
 
@@ -66,6 +68,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     if (ctx.needs_grad(0)) accumulate(ctx, 0, mul(ctx.grad_out(), ctx.input(1)));
     if (ctx.needs_grad(1)) accumulate(ctx, 1, mul(ctx.grad_out(), ctx.input(0)));
   }, product_saves(a, b));
+  if (trace::active()) trace::op("mul", out, {a, b});
   return out;
 }
 
@@ -77,6 +80,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
     if (ctx.needs_grad(0)) accumulate(ctx, 0, div(g, ctx.input(1)));
     if (ctx.needs_grad(1)) accumulate(ctx, 1, div(mul(g, ctx.out()), ctx.input(1)), -1.0);
   }, {.inputs = {1}, .out = b.requires_grad()});
+  if (trace::active()) trace::op("div", out, {a, b});
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/autograd.h"
 #include "core/kernels/group_norm.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -82,7 +83,9 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   check_affine(weight, "group_norm", "weight", {C}, per_channel);
   check_affine(bias, "group_norm", "bias", {C}, per_channel);
   const int64_t S = x.numel() / std::max<int64_t>(N * C, 1);
-  return normalize(x, {N, num_groups, C / num_groups, S}, weight, bias, eps, "group_norm");
+  Tensor out = normalize(x, {N, num_groups, C / num_groups, S}, weight, bias, eps, "group_norm");
+  if (trace::active()) trace::op("group_norm", out, {x, weight, bias}, {{"num_groups", {num_groups}}, {"eps", {}, eps}});
+  return out;
 }
 
 Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape, const Tensor& weight,
@@ -99,7 +102,10 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
   check_affine(bias, "layer_norm", "bias", normalized_shape, from);
   int64_t N = 1, D = 1;  // the leading dims' product, normalized_shape's
   for (int64_t i = 0; i < x.dim(); ++i) (i < x.dim() - k ? N : D) *= xs[i];
-  return normalize(x, {N, 1, D, 1}, weight, bias, eps, "layer_norm");
+  Tensor out = normalize(x, {N, 1, D, 1}, weight, bias, eps, "layer_norm");
+  if (trace::active())
+    trace::op("layer_norm", out, {x, weight, bias}, {{"normalized_shape", normalized_shape}, {"eps", {}, eps}});
+  return out;
 }
 
 }  // namespace wick

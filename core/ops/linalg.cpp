@@ -6,6 +6,7 @@
 #include "core/blas.h"
 #include "core/parallel.h"
 #include "core/ops/reduce.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -98,6 +99,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       gb.add_(sum_to_shape(matmul(ctx.input(0).transpose(-1, -2), g), gb.shape()));
     }
   }, product_saves(a, b));
+  if (trace::active()) trace::op("matmul", out, {a, b});
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/kernels/softmax.h"
 #include "core/parallel.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -46,6 +47,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
     kernels::softmax_backward(ctx.out().data<float>(), ctx.grad_out().data<float>(),
                               ctx.grad_in(0).data<float>(), l.outer, l.D, l.inner, log);
   }, {.inputs = {}, .out = true});
+  if (trace::active()) trace::op(op, out, {x}, {{"dim", {d}}});
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/kernels/batch_norm.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -149,6 +150,9 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     float* dx = ctx.grad_in_or_new(0, assign).data<float>();
     kernels::batch_norm_input_grad(px, g, relu, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
   }, in.saves);
+  if (trace::active())
+    trace::op(relu ? "batch_norm_relu" : "batch_norm", out, {x, weight, bias, running_mean, running_var},
+              {{"training", {training}}, {"eps", {}, eps}});
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/kernels/pool.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -76,6 +77,10 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
     kernels::max_pool2d_backward(g, ctx.grad_out().data<float>(), static_cast<const int32_t*>(idx->data()), assign,
                                  gx);
   });
+  if (trace::active())
+    trace::op("max_pool2d", out, {x},
+              {{"kernel_size", {g.kh, g.kw}}, {"stride", {g.sh, g.sw}}, {"padding", {g.ph, g.pw}},
+               {"dilation", {g.dh, g.dw}}, {"ceil_mode", {ceil_mode}}});
   return out;
 }
 
@@ -91,6 +96,10 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
   record(out, "avg_pool2d", {x}, [g, count_include_pad](BackwardCtx& ctx) {
     kernels::avg_pool2d_backward(g, count_include_pad, ctx.grad_out().data<float>(), ctx.grad_in(0).data<float>());
   });
+  if (trace::active())
+    trace::op("avg_pool2d", out, {x},
+              {{"kernel_size", {g.kh, g.kw}}, {"stride", {g.sh, g.sw}}, {"padding", {g.ph, g.pw}},
+               {"ceil_mode", {ceil_mode}}, {"count_include_pad", {count_include_pad}}});
   return out;
 }
 
@@ -111,6 +120,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
     kernels::adaptive_avg_pool2d_backward(planes, h, w, oh, ow, ctx.grad_out().data<float>(),
                                           ctx.grad_in(0).data<float>());
   });
+  if (trace::active()) trace::op("adaptive_avg_pool2d", out, {x}, {{"output_size", {oh, ow}}});
   return out;
 }
 

@@ -1,11 +1,13 @@
 // Unary elementwise ops. Each is a forward f(x) and its backward dx(g, v) = g · dy/dx written next
 // to it, v being the one value the derivative reads (the input x or the result y), so the graph
-// saves only that; the shared backward adds dx into the input's gradient.
+// saves only that; the shared backward adds dx into the input's gradient. Each op is traced under
+// its name, with its parameters as attributes (core/trace.h).
 #include <cmath>
 
 #include "core/autograd.h"
 #include "core/kernels/strided.h"
 #include "core/ops/unary.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -15,7 +17,7 @@ enum class Reads { nothing, input, result };
 // y = f(x) elementwise over a contiguous copy of x; records the backward dL/dx = dx(g, v).
 // dx is a whole expression rather than a factor so a mask (relu) compiles to a select, not a branch.
 template <typename F, typename DX>
-Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx) {
+Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx, std::vector<trace::Attr> attrs = {}) {
   WICK_CHECK(x.dtype() == Dtype::Float32, op, ": expects a float32 tensor, got ", dtype_name(x.dtype()));
   Tensor xc = x.contiguous();
   Tensor out = empty(x.shape());
@@ -37,6 +39,7 @@ Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx) {
       for (int64_t i = b; i < e; ++i) gx[i] += dx(g[i], vs[i]);
     });
   }, saves);
+  if (trace::active()) trace::op(op, out, {x}, std::move(attrs));
   return out;
 }
 
@@ -51,7 +54,7 @@ Tensor pow(const Tensor& x, double exponent) {
   // d x^p / dx = p x^(p-1)
   return unary(
       x, "pow", Reads::input, [p](float v) { return std::pow(v, p); },
-      [p](float g, float v) { return g * (p == 0.f ? 0.f : p * std::pow(v, p - 1.f)); });
+      [p](float g, float v) { return g * (p == 0.f ? 0.f : p * std::pow(v, p - 1.f)); }, {{"exponent", {}, exponent}});
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -80,7 +83,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   const float l = static_cast<float>(lo), h = static_cast<float>(hi);
   return unary(
       x, "clamp", Reads::input, [l, h](float v) { return std::isnan(v) ? v : std::min(std::max(v, l), h); },
-      [l, h](float g, float v) { return (v >= l && v <= h) ? g : 0.f; });
+      [l, h](float g, float v) { return (v >= l && v <= h) ? g : 0.f; }, {{"min", {}, lo}, {"max", {}, hi}});
 }
 
 Tensor relu(const Tensor& x) {
@@ -95,7 +98,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   const float s = static_cast<float>(negative_slope);
   return unary(
       x, "leaky_relu", Reads::input, [s](float v) { return v > 0.f ? v : s * v; },
-      [s](float g, float v) { return g * (v > 0.f ? 1.f : s); });
+      [s](float g, float v) { return g * (v > 0.f ? 1.f : s); }, {{"negative_slope", {}, negative_slope}});
 }
 
 Tensor sigmoid(const Tensor& x) {

@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/reduce.h"
+#include "core/trace.h"
 
 namespace wick {
 namespace {
@@ -26,6 +27,7 @@ Tensor reshaped_view(const Tensor& x, const Shape& shape, const char* op) {
   record(out, op, {x}, [](BackwardCtx& ctx) {
     ctx.grad_in(0).add_(ctx.grad_out().view(ctx.grad_in(0).shape()));
   });
+  if (trace::active()) trace::op("reshape", out, {x}, {{"shape", shape}});
   return out;
 }
 
@@ -97,6 +99,7 @@ Tensor Tensor::squeeze(int64_t dim) const {
   record(out, "squeeze", {*this}, [](BackwardCtx& ctx) {
     ctx.grad_in(0).add_(ctx.grad_out().view(ctx.grad_in(0).shape()));
   });
+  if (trace::active()) trace::op("reshape", out, {*this}, {{"shape", s}});
   return out;
 }
 
@@ -111,6 +114,7 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   record(out, "unsqueeze", {*this}, [](BackwardCtx& ctx) {
     ctx.grad_in(0).add_(ctx.grad_out().view(ctx.grad_in(0).shape()));
   });
+  if (trace::active()) trace::op("reshape", out, {*this}, {{"shape", s}});
   return out;
 }
 
@@ -135,6 +139,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
   record(out, "permute", {*this}, [wrapped](BackwardCtx& ctx) {
     ctx.grad_in(0).permute(wrapped).add_(ctx.grad_out());
   });
+  if (trace::active()) trace::op("permute", out, {*this}, {{"dims", wrapped}});
   return out;
 }
 

@@ -20,5 +20,6 @@ struct Subcommand {
 Subcommand add_bench(CLI::App& app);   // bench.cpp
 Subcommand add_bn_lab(CLI::App& app);  // bn_lab.cpp
 Subcommand add_models(CLI::App& app);  // models.cpp
+Subcommand add_export(CLI::App& app);  // export.cpp
 
 }  // namespace wick::cli

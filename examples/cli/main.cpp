@@ -1,4 +1,4 @@
-// wick: train, fine-tune, evaluate, inspect and compare small CNNs from the command line.
+// wick: train, fine-tune, evaluate, inspect, compare and export small CNNs from the command line.
 // Errors print one line on stderr: exit status 1 for failures, 2 for bad usage.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
   Subcommand bench = add_bench(app);
   Subcommand bn_lab = add_bn_lab(app);
   Subcommand models = add_models(app);
+  Subcommand export_onnx = add_export(app);
 
   // A first word that is no subcommand (CLI11 would only say that one is required).
   if (argc > 1 && argv[1][0] != '-') {
@@ -194,7 +195,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
     if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
     if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_json);
-    for (Subcommand* s : {&bench, &bn_lab, &models})
+    for (Subcommand* s : {&bench, &bn_lab, &models, &export_onnx})
       if (*s->cmd) return s->run();
   } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
     wick::train::end_progress_line();

@@ -1,0 +1,163 @@
+// ONNX export (layers/onnx/export.h): every zoo model and a user's own ResNet module export, pass
+// ONNX's checker (inside export_onnx), keep their safetensors keys as initializer names, and give
+// wick's eval logits in ONNX Runtime (tests/onnx/run_ort.js, npm onnxruntime-node) at batch 1 and
+// 7, with and without BatchNorm folding. Refusals name the module and leave no file.
+#include <onnx/onnx_pb.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "helpers.h"
+#include "layers/onnx/export.h"
+#include "user_resnet.h"
+
+namespace wick {
+namespace {
+
+namespace fs = std::filesystem;
+
+onnx::ModelProto read_onnx(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto m;
+  REQUIRE_MESSAGE(m.ParseFromIstream(&in), "cannot parse ", path);
+  return m;
+}
+
+// Non-default running statistics and affine parameters, so that folding and the BatchNorm
+// formula are really exercised.
+void randomize_batchnorms(nn::Module& model) {
+  for (auto& [name, t] : model.named_buffers()) {
+    if (name.ends_with("running_mean")) t.copy_(uniform(t.shape(), -0.3, 0.3));
+    if (name.ends_with("running_var")) t.copy_(uniform(t.shape(), 0.5, 1.5));
+    if (name.ends_with("num_batches_tracked")) t.copy_(full(t.shape(), 10, Dtype::Int64));
+  }
+  for (auto& [name, t] : model.named_parameters())
+    if (t.dim() == 1) {
+      NoGradGuard g;
+      t.copy_(uniform(t.shape(), name.ends_with("weight") ? 0.5 : -0.2, name.ends_with("weight") ? 1.5 : 0.2));
+    }
+}
+
+// Where onnxruntime-node is installed (tools/install-deps.sh puts it in tools/onnxruntime), or "".
+std::string ort_modules() {
+  const char* env = std::getenv("WICK_ORT_NODE_MODULES");
+  std::string dir = env ? env : WICK_ORT_NODE_MODULES;
+  if (!fs::exists(fs::path(dir) / "onnxruntime-node") || std::system("node --version > /dev/null 2>&1") != 0) return "";
+  return dir;
+}
+
+bool ort_required() { return std::getenv("WICK_REQUIRE_ORT") != nullptr; }
+
+void write_floats(const std::string& path, const Tensor& t) {
+  std::vector<float> v = t.to_vector<float>();
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 4));
+}
+
+Tensor read_floats(const std::string& path, const Shape& shape) {
+  std::vector<float> v(static_cast<size_t>(numel_of(shape)));
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
+  REQUIRE_MESSAGE(in.gcount() == std::streamsize(v.size() * 4), path, " holds fewer than ", v.size(), " floats");
+  return from_vector(v, shape);
+}
+
+// ONNX Runtime's outputs for each input, from one run of the node script.
+std::vector<Tensor> run_ort(const std::string& modules, const std::string& model, const std::vector<Tensor>& inputs,
+                            const std::vector<Shape>& out_shapes) {
+  std::string cmd = "NODE_PATH='" + modules + "' node '" + std::string(WICK_TEST_DIR) + "/onnx/run_ort.js' '" + model + "'";
+  std::vector<std::unique_ptr<test::TempFile>> files;
+  for (const Tensor& x : inputs) {
+    files.push_back(std::make_unique<test::TempFile>(".in"));
+    write_floats(files.back()->path, x);
+    std::string dims;
+    for (int64_t d : x.shape()) dims += (dims.empty() ? "" : ",") + std::to_string(d);
+    files.push_back(std::make_unique<test::TempFile>(".out"));
+    cmd += " '" + files[files.size() - 2]->path + "' " + dims + " '" + files.back()->path + "'";
+  }
+  REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "ONNX Runtime failed: ", cmd);
+  std::vector<Tensor> outs;
+  for (size_t i = 0; i < inputs.size(); ++i) outs.push_back(read_floats(files[2 * i + 1]->path, out_shapes[i]));
+  return outs;
+}
+
+// max |a - b| over max |b|: the error relative to the logits' scale.
+double relative_error(const Tensor& a, const Tensor& b) {
+  std::vector<float> va = a.to_vector<float>(), vb = b.to_vector<float>();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(va[i]) - double(vb[i])));
+    scale = std::max(scale, std::fabs(double(vb[i])));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+struct Case {
+  std::string name;
+  std::shared_ptr<nn::Module> model;
+};
+
+std::vector<Case> export_cases() {
+  std::vector<Case> cases;
+  for (const std::string& name : nn::model_names()) cases.push_back({name, nn::make_model(name).ptr()});
+  cases.push_back({"resnet20 --norm group", nn::make_model("resnet20", nn::ModelOptions().norm(nn::Norm::Group)).ptr()});
+  cases.push_back({"small-cnn --norm layer", nn::make_model("small-cnn", nn::ModelOptions().norm(nn::Norm::Layer)).ptr()});
+  cases.push_back({"mlp --norm layer", nn::make_model("mlp", nn::ModelOptions().norm(nn::Norm::Layer)).ptr()});
+  cases.push_back({"a user's TinyResNet module", std::make_shared<test::TinyResNetImpl>(test::TinyResNetOptions{2, 1, 10})});
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("every zoo model and a user's ResNet export, keep their keys, and match wick in ONNX Runtime") {
+  const std::string modules = ort_modules();
+  if (modules.empty()) {
+    REQUIRE_MESSAGE(!ort_required(), "WICK_REQUIRE_ORT is set but node or onnxruntime-node is missing");
+    MESSAGE("skipped the ONNX Runtime half: no node with onnxruntime-node (tools/install-deps.sh installs it)");
+  }
+  manual_seed(11);
+  const Tensor x1 = uniform({1, 1, 28, 28}, -1, 2), x7 = uniform({7, 1, 28, 28}, -1, 2);
+  for (const Case& c : export_cases()) {
+    CAPTURE(c.name);
+    randomize_batchnorms(*c.model);
+    std::vector<Tensor> expected;
+    {
+      nn::ModeGuard eval(*c.model, false);
+      NoGradGuard g;
+      expected = {c.model->forward(x1), c.model->forward(x7)};
+    }
+    std::set<std::string> keys;
+    for (const auto& [k, t] : c.model->named_parameters()) keys.insert(k);
+    for (const auto& [k, t] : c.model->named_buffers()) keys.insert(k);
+    for (const bool fold : {false, true}) {
+      CAPTURE(fold);
+      test::TempFile file(".onnx");
+      nn::OnnxExportReport r = nn::export_onnx(*c.model, file.path, {1, 28, 28}, nn::OnnxExportOptions().fold_bn(fold));
+      CHECK(c.model->is_training());  // the model's own mode is left alone
+      onnx::ModelProto m = read_onnx(file.path);
+      CHECK(r.nodes == m.graph().node_size());
+      CHECK(m.graph().input(0).type().tensor_type().shape().dim(0).dim_param() == "N");
+      std::set<std::string> ops, inits;
+      for (const auto& n : m.graph().node()) ops.insert(n.op_type());
+      for (const auto& t : m.graph().initializer()) inits.insert(t.name());
+      // Initializers are the safetensors keys: every tensor the forward reads, except what folding
+      // removed (a folded BatchNorm's four tensors).
+      int64_t batchnorms = 0;
+      for (const std::string& k : keys) {
+        if (k.ends_with("num_batches_tracked")) continue;
+        const std::string module = k.substr(0, k.rfind('.'));
+        const bool bn_tensor = keys.count(module + ".running_var") > 0;
+        batchnorms += k.ends_with("running_var");
+        CHECK_MESSAGE(inits.count(k) == (fold && bn_tensor ? 0u : 1u), k);
+      }
+      CHECK(ops.count("BatchNormalization") == (batchnorms > 0 && !fold ? 1u : 0u));
+      CHECK(r.folded == (fold ? batchnorms : 0));
+      if (modules.empty()) continue;
+      std::vector<Tensor> got = run_ort(modules, file.path, {x1, x7}, {expected[0].shape(), expected[1].shape()});
+      for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], expected[i]) <= 1e-5);
+    }
+  }
+}
+
+}  // namespace wick
