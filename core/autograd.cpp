@@ -5,6 +5,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "core/trace.h"
+
 namespace wick {
 namespace {
 
@@ -92,6 +94,7 @@ AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& 
 
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves) {
   if (!should_record(inputs)) return;
+  if (trace::active()) trace::node(name, out);
   auto node = std::make_shared<Node>();
   node->name = name;
   node->next.resize(inputs.size());

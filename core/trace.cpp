@@ -31,11 +31,22 @@ Child::~Child() {
   if (pushed_ && !children.empty()) children.pop_back();
 }
 
+namespace {
+std::string current_path() {
+  std::string path;
+  for (const std::string& c : children) path += (path.empty() ? "" : ".") + c;
+  return path;
+}
+}  // namespace
+
+void node(const char* name, const Tensor& out) {
+  if (current) current->node(name, out, current_path());
+}
+
 void op(const char* name, const Tensor& out, std::vector<Tensor> inputs, std::vector<Attr> attrs) {
   if (!current) return;
   // Uninstalled while it runs: ops the tracer itself calls are not traced.
-  std::string path;
-  for (const std::string& c : children) path += (path.empty() ? "" : ".") + c;
+  std::string path = current_path();
   Tracer* t = current;
   current = nullptr;
   try {

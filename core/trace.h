@@ -30,6 +30,9 @@ class Tracer {
   virtual ~Tracer() = default;
   // Called after each traced op computed its result; may throw wick::Error to refuse it.
   virtual void record(Op op) = 0;
+  // Called for every op that records an autograd node, traced or not, with where it ran: so a
+  // tracer can say where an op it has no translation for was used.
+  virtual void node(const char* name, const Tensor& out, const std::string& path) = 0;
 };
 
 // The tracer of this thread, or null.
@@ -56,6 +59,9 @@ class Child {
  private:
   bool pushed_ = false;
 };
+
+// What autograd's record() calls for each node it makes.
+void node(const char* name, const Tensor& out);
 
 // What an op calls after computing `out`: `if (trace::active()) trace::op(...)`.
 void op(const char* name, const Tensor& out, std::vector<Tensor> inputs, std::vector<Attr> attrs = {});

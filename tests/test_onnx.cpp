@@ -161,3 +161,83 @@ TEST_CASE("every zoo model and a user's ResNet export, keep their keys, and matc
 }
 
 }  // namespace wick
+
+namespace wick {
+namespace {
+
+// Forwards the exporter must refuse: an op it has no form for, and a reshape that folds the batch
+// into the features.
+struct CatTwiceImpl : nn::Module {
+  Tensor forward(const Tensor& x) override { return cat({x, x}, 1); }
+};
+struct FoldBatchImpl : nn::Module {
+  Tensor forward(const Tensor& x) override { return x.reshape({-1}).reshape({2, -1}); }
+};
+
+// export_onnx's error for this model, checking that no file was made and an old one survived.
+std::string export_error(nn::Module& model, nn::OnnxExportOptions options = {}, Shape sample = {1, 8, 8}) {
+  test::TempFile file(".onnx");
+  std::ofstream(file.path) << "old";
+  std::string message;
+  try {
+    nn::export_onnx(model, file.path, sample, options);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(test::lines_of(file.path) == std::vector<std::string>{"old"});
+  for (const auto& entry : fs::directory_iterator(fs::path(file.path).parent_path()))
+    CHECK_MESSAGE(!entry.path().string().starts_with(file.path + ".tmp"), "left behind: ", entry.path());
+  return message;
+}
+
+}  // namespace
+
+TEST_CASE("export refuses what it cannot express, naming the module, and leaves the target alone") {
+  nn::Sequential batch_stats(nn::Conv2d(1, 4, 3), nn::BatchNorm2d(4), nn::ReLU());
+  batch_stats->at<nn::BatchNorm2dImpl>(1)->set_mode(nn::BatchNormMode::BatchStats);
+  CHECK(export_error(*batch_stats).find("export_onnx: 1: this BatchNorm is in batch-stats mode") == 0);
+
+  nn::Sequential cat_net(nn::Conv2d(1, 2, 3), nn::ReLU());
+  cat_net->push_back("twice", std::make_shared<CatTwiceImpl>());
+  CHECK(export_error(*cat_net) ==
+        "export_onnx: twice: the forward uses 'cat', which has no ONNX form in wick's exporter "
+        "(docs/onnx.md lists the ops it knows)");
+
+  nn::Sequential fold_batch(nn::Conv2d(1, 2, 3));
+  fold_batch->push_back(std::make_shared<FoldBatchImpl>());
+  CHECK(export_error(*fold_batch) == "export_onnx: 1: a reshape from [2, 2, 6, 6] to [144] changes the batch "
+                                     "dimension, which the exported graph leaves free");
+
+  nn::Sequential fine(nn::Conv2d(1, 2, 3));
+  CHECK(export_error(*fine, nn::OnnxExportOptions().opset(12)) == "export_onnx: opset must be from 13 to 17, got 12");
+  CHECK(export_error(*fine, nn::OnnxExportOptions().opset(18)) == "export_onnx: opset must be from 13 to 17, got 18");
+  CHECK(export_error(*fine, {}, {1, 2, 2}).find("conv2d") != std::string::npos);  // smaller than the kernel
+  CHECK(export_error(*fine, {}, {}).find("the sample shape") != std::string::npos);
+}
+
+TEST_CASE("LayerNorm is LayerNormalization from opset 17 and InstanceNormalization below, same values") {
+  const std::string modules = ort_modules();
+  manual_seed(3);
+  auto model = nn::make_model("mlp", nn::ModelOptions().norm(nn::Norm::Layer));
+  randomize_batchnorms(*model);
+  const Tensor x = uniform({5, 1, 28, 28}, -1, 2);
+  Tensor expected;
+  {
+    nn::ModeGuard eval(*model, false);
+    expected = model->forward(x).detach();
+  }
+  for (int64_t opset : {13, 17}) {
+    CAPTURE(opset);
+    test::TempFile file(".onnx");
+    nn::export_onnx(*model, file.path, {1, 28, 28}, nn::OnnxExportOptions().opset(opset));
+    onnx::ModelProto m = read_onnx(file.path);
+    CHECK(m.opset_import(0).version() == opset);
+    std::set<std::string> ops;
+    for (const auto& n : m.graph().node()) ops.insert(n.op_type());
+    CHECK(ops.count("LayerNormalization") == (opset >= 17 ? 1u : 0u));
+    CHECK(ops.count("InstanceNormalization") == (opset >= 17 ? 0u : 1u));
+    if (!modules.empty()) CHECK(relative_error(run_ort(modules, file.path, {x}, {expected.shape()})[0], expected) <= 1e-5);
+  }
+}
+
+}  // namespace wick

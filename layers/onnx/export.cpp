@@ -50,10 +50,21 @@ struct Initializer {
   std::vector<int64_t> ints, shape;
 };
 
+// Every traced op in call order, and where each autograd node was made (to name an op the
+// exporter cannot translate by the module it ran in).
 class Recorder : public trace::Tracer {
  public:
   void record(trace::Op op) override { ops.push_back(std::move(op)); }
+  void node(const char* name, const Tensor& out, const std::string& path) override {
+    made[out.impl()] = {name, out, path};
+  }
+  struct Made {
+    std::string name;
+    Tensor out;  // held, so that no other tensor reuses the address
+    std::string path;
+  };
   std::vector<trace::Op> ops;
+  std::unordered_map<const TensorImpl*, Made> made;
 };
 
 const trace::Attr& attr_of(const trace::Op& op, const std::string& name) {
@@ -73,7 +84,8 @@ std::string prefix_of(const std::string& key) {
 // The ONNX graph under construction: nodes over named values, and the initializers they read.
 class Graph {
  public:
-  Graph(const Module& model, const Tensor& input, int64_t opset) : opset_(opset) {
+  Graph(const Module& model, const Tensor& input, const Recorder& recorder, int64_t opset)
+      : opset_(opset), recorder_(recorder) {
     for (const auto& [name, t] : model.named_parameters()) params_[t.impl()] = name;
     for (const auto& [name, t] : model.named_buffers()) params_[t.impl()] = name;
     values_[input.impl()] = "input";
@@ -259,8 +271,8 @@ class Graph {
       add_init(it->second, {t.detach().contiguous(), {}, t.shape()});
       return values_[t.impl()] = it->second;
     }
-    if (t.grad_fn())
-      detail::fail("export_onnx: ", where(path), ": the forward uses '", t.grad_fn()->name,
+    if (auto it = recorder_.made.find(t.impl()); it != recorder_.made.end())
+      detail::fail("export_onnx: ", where(it->second.path), ": the forward uses '", it->second.name,
                    "', which has no ONNX form in wick's exporter (docs/onnx.md lists the ops it knows)");
     WICK_CHECK(t.numel() == 1 && t.dtype() == Dtype::Float32, "export_onnx: ", where(path),
                ": the forward uses a tensor of shape ", shape_str(t.shape()),
@@ -497,6 +509,7 @@ class Graph {
   }
 
   int64_t opset_;
+  const Recorder& recorder_;
   std::unordered_map<const TensorImpl*, std::string> params_, values_;
   std::unordered_map<const TensorImpl*, int64_t> uses_;
   std::unordered_map<const TensorImpl*, const trace::Op*> producer_op_;
@@ -568,7 +581,7 @@ OnnxExportReport export_onnx(Module& model, const std::string& path, const Shape
              kTraceBatch, " has shape ", out.defined() ? shape_str(out.shape()) : "(undefined)",
              "; an exported model must return one row per input");
 
-  Graph graph(model, input, options.opset());
+  Graph graph(model, input, recorder, options.opset());
   graph.build(recorder.ops, out);
   OnnxExportReport report;
   if (options.fold_bn()) report.folded = graph.fold_batchnorms();
