@@ -96,6 +96,7 @@ double relative_error(const Tensor& a, const Tensor& b) {
 struct Case {
   std::string name;
   std::shared_ptr<nn::Module> model;
+  Shape sample{1, 28, 28};
 };
 
 std::vector<Case> export_cases() {
@@ -108,61 +109,97 @@ std::vector<Case> export_cases() {
   return cases;
 }
 
-}  // namespace
+// Exports c folded and not: the file's structure, then its logits in ONNX Runtime at batch 1
+// and 7 against wick's eval forward.
+void check_case(const Case& c, const std::string& modules) {
+  CAPTURE(c.name);
+  randomize_batchnorms(*c.model);
+  Shape s1{1}, s7{7};
+  s1.insert(s1.end(), c.sample.begin(), c.sample.end());
+  s7.insert(s7.end(), c.sample.begin(), c.sample.end());
+  const Tensor x1 = uniform(s1, -1, 2), x7 = uniform(s7, -1, 2);
+  std::vector<Tensor> expected;
+  {
+    nn::ModeGuard eval(*c.model, false);
+    NoGradGuard g;
+    expected = {c.model->forward(x1), c.model->forward(x7)};
+  }
+  std::set<std::string> keys;
+  for (const auto& [k, t] : c.model->named_parameters()) keys.insert(k);
+  for (const auto& [k, t] : c.model->named_buffers()) keys.insert(k);
+  const bool training = c.model->is_training();
+  for (const bool fold : {false, true}) {
+    CAPTURE(fold);
+    test::TempFile file(".onnx");
+    nn::OnnxExportReport r = nn::export_onnx(*c.model, file.path, c.sample, nn::OnnxExportOptions().fold_bn(fold));
+    CHECK(c.model->is_training() == training);  // the model's own mode is left alone
+    onnx::ModelProto m = read_onnx(file.path);
+    CHECK(r.nodes == m.graph().node_size());
+    CHECK(m.graph().input(0).type().tensor_type().shape().dim(0).dim_param() == "N");
+    std::set<std::string> ops, inits;
+    for (const auto& n : m.graph().node()) ops.insert(n.op_type());
+    for (const auto& t : m.graph().initializer()) inits.insert(t.name());
+    // Initializers are the safetensors keys: every tensor the forward reads, except what folding
+    // removed (a folded BatchNorm's four tensors).
+    int64_t batchnorms = 0;
+    for (const std::string& k : keys) {
+      if (k.ends_with("num_batches_tracked")) continue;
+      const std::string module = k.substr(0, k.rfind('.'));
+      const bool bn_tensor = keys.count(module + ".running_var") > 0;
+      batchnorms += k.ends_with("running_var");
+      CHECK_MESSAGE(inits.count(k) == (fold && bn_tensor ? 0u : 1u), k);
+    }
+    CHECK(ops.count("BatchNormalization") == (batchnorms > 0 && !fold ? 1u : 0u));
+    CHECK(r.folded == (fold ? batchnorms : 0));
+    if (modules.empty()) continue;
+    std::vector<Tensor> got = run_ort(modules, file.path, {x1, x7}, {expected[0].shape(), expected[1].shape()});
+    for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], expected[i]) <= 1e-5);
+  }
+}
 
-TEST_CASE("every zoo model and a user's ResNet export, keep their keys, and match wick in ONNX Runtime") {
+// ONNX Runtime's directory, or "" after saying the runtime half is skipped (an error when CI
+// requires it).
+std::string runtime_or_skip() {
   const std::string modules = ort_modules();
   if (modules.empty()) {
     REQUIRE_MESSAGE(!ort_required(), "WICK_REQUIRE_ORT is set but node or onnxruntime-node is missing");
     MESSAGE("skipped the ONNX Runtime half: no node with onnxruntime-node (tools/install-deps.sh installs it)");
   }
-  manual_seed(11);
-  const Tensor x1 = uniform({1, 1, 28, 28}, -1, 2), x7 = uniform({7, 1, 28, 28}, -1, 2);
-  for (const Case& c : export_cases()) {
-    CAPTURE(c.name);
-    randomize_batchnorms(*c.model);
-    std::vector<Tensor> expected;
-    {
-      nn::ModeGuard eval(*c.model, false);
-      NoGradGuard g;
-      expected = {c.model->forward(x1), c.model->forward(x7)};
-    }
-    std::set<std::string> keys;
-    for (const auto& [k, t] : c.model->named_parameters()) keys.insert(k);
-    for (const auto& [k, t] : c.model->named_buffers()) keys.insert(k);
-    for (const bool fold : {false, true}) {
-      CAPTURE(fold);
-      test::TempFile file(".onnx");
-      nn::OnnxExportReport r = nn::export_onnx(*c.model, file.path, {1, 28, 28}, nn::OnnxExportOptions().fold_bn(fold));
-      CHECK(c.model->is_training());  // the model's own mode is left alone
-      onnx::ModelProto m = read_onnx(file.path);
-      CHECK(r.nodes == m.graph().node_size());
-      CHECK(m.graph().input(0).type().tensor_type().shape().dim(0).dim_param() == "N");
-      std::set<std::string> ops, inits;
-      for (const auto& n : m.graph().node()) ops.insert(n.op_type());
-      for (const auto& t : m.graph().initializer()) inits.insert(t.name());
-      // Initializers are the safetensors keys: every tensor the forward reads, except what folding
-      // removed (a folded BatchNorm's four tensors).
-      int64_t batchnorms = 0;
-      for (const std::string& k : keys) {
-        if (k.ends_with("num_batches_tracked")) continue;
-        const std::string module = k.substr(0, k.rfind('.'));
-        const bool bn_tensor = keys.count(module + ".running_var") > 0;
-        batchnorms += k.ends_with("running_var");
-        CHECK_MESSAGE(inits.count(k) == (fold && bn_tensor ? 0u : 1u), k);
-      }
-      CHECK(ops.count("BatchNormalization") == (batchnorms > 0 && !fold ? 1u : 0u));
-      CHECK(r.folded == (fold ? batchnorms : 0));
-      if (modules.empty()) continue;
-      std::vector<Tensor> got = run_ort(modules, file.path, {x1, x7}, {expected[0].shape(), expected[1].shape()});
-      for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], expected[i]) <= 1e-5);
-    }
-  }
+  return modules;
 }
 
-}  // namespace wick
+}  // namespace
 
-namespace wick {
+TEST_CASE("every zoo model and a user's ResNet export, keep their keys, and match wick in ONNX Runtime") {
+  const std::string modules = runtime_or_skip();
+  manual_seed(11);
+  for (const Case& c : export_cases()) check_case(c, modules);
+}
+
+TEST_CASE("every registered layer with a forward, and the fused layers, export and match in ONNX Runtime") {
+  const std::string modules = runtime_or_skip();
+  manual_seed(12);
+  auto layers = [] {
+    return nn::Sequential(
+        nn::Conv2d(nn::Conv2dOptions(3, 8, 3).padding(1)), nn::BatchNorm2d(8), nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.1)),
+        nn::AvgPool2d(nn::AvgPool2dOptions(3).stride(2).padding(1)),
+        nn::Conv2d(nn::Conv2dOptions(8, 8, 3).padding(2).dilation(2).groups(2)), nn::GroupNorm(2, 8), nn::Sigmoid(),
+        nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)), nn::Dropout(0.5), nn::Identity(), nn::Flatten(),
+        nn::Linear(128, 16), nn::BatchNorm1d(16), nn::ReLU(), nn::LayerNorm(std::vector<int64_t>{16}), nn::Tanh(),
+        nn::Linear(16, 5));
+  };
+  check_case({"one of each layer", layers().ptr(), {3, 16, 16}}, modules);
+  nn::Sequential fused = layers();
+  CHECK(nn::fuse_batchnorm_relu(*fused) == 1);
+  check_case({"with BatchNorm1dReLU", fused.ptr(), {3, 16, 16}}, modules);
+  auto resnet = nn::make_model("resnet20");
+  randomize_batchnorms(*resnet);
+  int rewrites = 0;
+  auto inference = nn::fuse_for_inference(*resnet, &rewrites);
+  CHECK(rewrites > 0);
+  check_case({"resnet20 after fuse_for_inference (FusedConv2d, FusedResidual)", inference}, modules);
+}
+
 namespace {
 
 // Forwards the exporter must refuse: an op it has no form for, and a reshape that folds the batch
