@@ -58,16 +58,7 @@ Subcommand add_export(CLI::App& app) {
       ->capture_default_str();
   s.cmd->add_option("--norm", args->norm, "batch | group | layer | none: the zoo model's norm (default: its own)")
       ->check(CLI::IsMember({"batch", "group", "layer", "none"}));
-  s.cmd->add_option("--data", args->data.data,
-                    "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic: the input's shape and classes")
-      ->capture_default_str();
-  s.cmd->add_option("--data-dir", args->data.data_dir, "dataset folder");
-  s.cmd->add_option("--image-size", args->data.image_size, "folder:DIR images are resized to this square")
-      ->check(positive_number())
-      ->capture_default_str();
-  s.cmd->add_option("--channels", args->data.channels, "folder:DIR images are converted to 1 or 3 channels")
-      ->check(CLI::IsMember({1, 3}))
-      ->capture_default_str();
+  add_data_shape_flags(s.cmd, args->data);
   s.cmd->add_flag("--json", args->json, "also print one JSON line");
   s.run = [args] { return run_export(*args); };
   return s;

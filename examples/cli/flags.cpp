@@ -1,4 +1,4 @@
-// Flag checks shared by the wick subcommands.
+// Flag checks and flag groups shared by the wick subcommands.
 #include "flags.h"
 
 namespace wick::cli {
@@ -25,6 +25,18 @@ const CLI::Validator& positive_number() {
 const CLI::Validator& nonnegative_number() {
   static const CLI::Validator v = number_check(true);
   return v;
+}
+
+void add_data_shape_flags(CLI::App* cmd, DataArgs& data) {
+  cmd->add_option("--data", data.data, "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic: its image shape and classes")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", data.data_dir, "dataset folder");
+  cmd->add_option("--image-size", data.image_size, "folder:DIR images are resized to this square")
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--channels", data.channels, "folder:DIR images are converted to 1 or 3 channels")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
 }
 
 }  // namespace wick::cli

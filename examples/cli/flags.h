@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "common.h"
+
 namespace wick::cli {
 
 // Number checks with plain messages ("--epochs: must be a positive number, got 0"); CLI11's own
@@ -16,6 +18,10 @@ struct Subcommand {
   CLI::App* cmd = nullptr;
   std::function<int()> run;
 };
+
+// --data, --data-dir, --image-size and --channels, for a command that only needs the data's image
+// shape and classes (wick models, wick export).
+void add_data_shape_flags(CLI::App* cmd, DataArgs& data);
 
 Subcommand add_bench(CLI::App& app);   // bench.cpp
 Subcommand add_bn_lab(CLI::App& app);  // bn_lab.cpp

@@ -60,15 +60,7 @@ Subcommand add_models(CLI::App& app) {
   auto args = std::make_shared<ModelsArgs>();
   Subcommand s;
   s.cmd = app.add_subcommand("models", "the zoo models: parameters and forward MFLOPs for the data's images");
-  s.cmd->add_option("--data", args->data.data, "fashion-mnist | mnist | cifar10 | folder:DIR | synthetic: its image shape and classes")
-      ->capture_default_str();
-  s.cmd->add_option("--data-dir", args->data.data_dir, "dataset folder");
-  s.cmd->add_option("--image-size", args->data.image_size, "folder:DIR images are resized to this square")
-      ->check(positive_number())
-      ->capture_default_str();
-  s.cmd->add_option("--channels", args->data.channels, "folder:DIR images are converted to 1 or 3 channels")
-      ->check(CLI::IsMember({1, 3}))
-      ->capture_default_str();
+  add_data_shape_flags(s.cmd, args->data);
   s.cmd->add_option("--norm", args->norm, "batch | group | layer | none (default: each model's own)")
       ->check(CLI::IsMember({"batch", "group", "layer", "none"}));
   s.cmd->add_flag("--json", args->json, "also print one JSON line");
