@@ -100,25 +100,27 @@ std::string jpeg_tables_error(const std::vector<uint8_t>& b) {
   return {};
 }
 
-// Decodes and resizes one image into out (C, H, W); returns an error message, or "" on success.
-std::string load_one(const std::string& path, int64_t channels, int64_t height, int64_t width, uint8_t* out) {
+// Decodes and resizes one image into out (C, H, W); returns an error message starting with `who`,
+// or "" on success.
+std::string load_one(const std::string& path, int64_t channels, int64_t height, int64_t width, uint8_t* out,
+                     const std::string& who) {
   std::vector<uint8_t> bytes;
   try {
-    bytes = detail::read_file(path, kMaxImageFile, "ImageFolder");
+    bytes = detail::read_file(path, kMaxImageFile, who.c_str());
   } catch (const Error& e) {
     return e.what();
   }
   if (std::string why = jpeg_tables_error(bytes); !why.empty())
-    return "ImageFolder: cannot decode " + path + " (corrupt JPEG: " + why + ")";
+    return who + ": cannot decode " + path + " (corrupt JPEG: " + why + ")";
   int w = 0, h = 0, comp = 0;
   auto len = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))
-    return "ImageFolder: cannot decode " + path + " (" + stbi_failure_reason() + ")";
+    return who + ": cannot decode " + path + " (" + stbi_failure_reason() + ")";
   if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * h > kMaxImagePixels)
-    return "ImageFolder: " + path + " is " + std::to_string(w) + "x" + std::to_string(h) +
-           " pixels, more than the " + std::to_string(kMaxImagePixels) + " allowed";
+    return who + ": " + path + " is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the " +
+           std::to_string(kMaxImagePixels) + " allowed";
   uint8_t* decoded = stbi_load_from_memory(bytes.data(), len, &w, &h, &comp, static_cast<int>(channels));
-  if (!decoded) return "ImageFolder: cannot decode " + path + " (" + stbi_failure_reason() + ")";
+  if (!decoded) return who + ": cannot decode " + path + " (" + stbi_failure_reason() + ")";
   std::vector<uint8_t> resized;
   try {
     resized = resize_image(decoded, h, w, channels, height, width);
@@ -133,12 +135,17 @@ std::string load_one(const std::string& path, int64_t channels, int64_t height, 
   return {};
 }
 
-ImageDataset load_folder(const std::string& dir, const ImageFolderOptions& options) {
-  const std::string who = "ImageFolder";
-  int64_t channels = options.channels(), height = options.height(), width = options.width();
+// The checks both loaders make of the shape they are asked for.
+void check_shape(const std::string& who, int64_t channels, int64_t height, int64_t width) {
   WICK_CHECK(channels == 1 || channels == 3, who, ": channels must be 1 or 3, got ", channels);
   WICK_CHECK(height > 0 && width > 0 && height <= kMaxSide && width <= kMaxSide, who,
              ": image size must be between 1 and ", kMaxSide, ", got ", height, "x", width);
+}
+
+ImageDataset load_folder(const std::string& dir, const ImageFolderOptions& options) {
+  const std::string who = "ImageFolder";
+  int64_t channels = options.channels(), height = options.height(), width = options.width();
+  check_shape(who, channels, height, width);
   std::error_code ec;
   WICK_CHECK(fs::is_directory(dir, ec), who, ": ", dir, " is not a directory (expected one subfolder per class)");
 
@@ -172,7 +179,8 @@ ImageDataset load_folder(const std::string& dir, const ImageFolderOptions& optio
   std::vector<uint8_t> pixels(static_cast<size_t>(n * per));
   std::vector<std::string> errors(files.size());
   parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) errors[i] = load_one(files[i], channels, height, width, pixels.data() + i * per);
+    for (int64_t i = b; i < e; ++i)
+      errors[i] = load_one(files[i], channels, height, width, pixels.data() + i * per, who);
   });
   for (const std::string& err : errors)
     if (!err.empty()) throw Error(err);
@@ -186,6 +194,18 @@ ImageDataset load_folder(const std::string& dir, const ImageFolderOptions& optio
 }
 
 }  // namespace
+
+Tensor load_image(const std::string& path, const LoadImageOptions& options) {
+  const std::string who = "load_image";
+  const int64_t channels = options.channels(), height = options.height(), width = options.width();
+  check_shape(who, channels, height, width);
+  std::vector<uint8_t> pixels(static_cast<size_t>(channels * height * width));
+  if (std::string err = load_one(path, channels, height, width, pixels.data(), who); !err.empty()) throw Error(err);
+  // The dataset's own arithmetic (ImageDataset::set_normalization), on one image.
+  ImageDataset one(std::move(pixels), {0}, channels, height, width, 1,
+                   options.normalization().value_or(Normalization::none(channels)), {"image"}, who);
+  return one.get(0).data;
+}
 
 std::vector<uint8_t> resize_image(const uint8_t* src, int64_t height, int64_t width, int64_t channels,
                                   int64_t out_height, int64_t out_width) {

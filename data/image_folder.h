@@ -1,5 +1,5 @@
 // ImageFolder: one subfolder per class of PNG/JPEG/BMP files, decoded with stb_image and resized
-// to one fixed size; plus the resize it uses.
+// to one fixed size; load_image, the same for one file (single-image inference); and the resize.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -32,6 +32,21 @@ class ImageFolder : public ImageDataset {
  public:
   ImageFolder(const std::string& dir, const ImageFolderOptions& options);
 };
+
+// How load_image reads one file. All options are read at the call.
+struct LoadImageOptions {
+  LoadImageOptions(int64_t height, int64_t width) : height_(height), width_(width) {}
+  WICK_ARG(int64_t, height);
+  WICK_ARG(int64_t, width);
+  WICK_ARG(int64_t, channels) = 3;  // 1 or 3, as ImageFolderOptions
+  // (p / 255 - mean) / std per channel, as a dataset's items; unset: p / 255 in [0, 1].
+  WICK_ARG(std::optional<Normalization>, normalization);
+};
+
+// One PNG/JPEG/BMP file decoded, converted to the channels, resized (resize_image) and normalized
+// exactly as ImageFolder's items are: a float32 (C, H, W) tensor. Unreadable, corrupt or oversized
+// files are errors naming the file.
+Tensor load_image(const std::string& path, const LoadImageOptions& options);
 
 // Resizes an interleaved (H, W, C) uint8 image to (out_height, out_width, C), each axis on its
 // own: area averaging when it shrinks (every source pixel counts by how much of it an output pixel

@@ -1,5 +1,7 @@
-// Affine and shape layers: Linear, Flatten, Identity.
+// Affine and shape layers: Linear, Flatten, Identity, and Functional (a function as a layer).
 #pragma once
+#include <functional>
+
 #include "layers/module.h"
 #include "core/options.h"
 #include "layers/registry.h"
@@ -58,5 +60,22 @@ class IdentityImpl : public Module {
 };
 WICK_MODULE(Identity);
 WICK_REGISTER_MODULE(Identity);
+
+// A function as a layer, as libtorch's nn::Functional: a step with no parameters inside a
+// Sequential, e.g. nn::Functional([](const Tensor& x) { return x * 0.5; }). A function cannot be
+// written to a file, so it has no registered config: a model holding one saves and loads its
+// weights, and exports to ONNX (which traces the function), but clone() and saving its
+// architecture are errors naming it.
+class FunctionalImpl : public Module {
+ public:
+  using Function = std::function<Tensor(const Tensor&)>;
+  explicit FunctionalImpl(Function f) : f_(std::move(f)) {}
+  Tensor forward(const Tensor& x) override { return f_(x); }
+  std::string type_name() const override { return "Functional"; }
+
+ private:
+  Function f_;
+};
+WICK_MODULE(Functional);
 
 }  // namespace wick::nn

@@ -112,6 +112,11 @@ Named<std::shared_ptr<Module>> Module::named_modules() {
   return out;
 }
 
+void Module::apply(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (const auto& child : children_) child.second->apply(fn);
+}
+
 void Module::zero_grad() {
   for (Tensor& p : parameters()) p.set_grad(Tensor());
 }

@@ -3,6 +3,7 @@
 // ModuleHolder and WICK_MODULE give each layer a libtorch-style shared handle (nn::Linear holds a
 // std::shared_ptr<LinearImpl>; copies share the module).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -59,6 +60,10 @@ class Module {
   // Points the registered parameter or buffer `name` at another tensor of the same shape and
   // dtype (layers that share their tensors with another layer). Returns the new handle.
   Tensor& reset_tensor(const std::string& name, const Tensor& t);
+
+  // Calls fn on this module and then on every descendant, depth first in registration order
+  // (libtorch's apply), e.g. to initialize every Conv2d of a tree. named_modules() gives names.
+  void apply(const std::function<void(Module&)>& fn);
 
   void zero_grad();                     // drops every parameter's gradient
   void requires_grad_(bool on = true);  // on every parameter of the subtree

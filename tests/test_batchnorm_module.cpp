@@ -86,7 +86,7 @@ TEST_CASE("defaults, reset_running_stats and reset_parameters") {
   CHECK(bn->weight.to_vector<float>() == std::vector<float>(3, 1.f));
 }
 
-TEST_CASE("no-grad and frozen parameters do not stop the running statistics; eval does") {
+TEST_CASE("no-grad and frozen parameters do not stop the running statistics, eval does") {
   manual_seed(1);
   Tensor x = randn({4, 3, 5, 5}) + 1.0;
   nn::BatchNorm2d bn(3);

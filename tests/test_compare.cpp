@@ -84,7 +84,7 @@ TEST_CASE("where and masked_fill match PyTorch, gradients included") {
   CHECK(equal(x.grad(), test::Golden::tensor(m.at("g0"))));
 }
 
-TEST_CASE("where takes int64 and float conditions; gradchecks of where and masked_fill") {
+TEST_CASE("where takes int64 and float conditions, gradchecks of where and masked_fill") {
   Tensor a = tensor({1, 2, 3}), b = tensor({-1, -2, -3});
   CHECK(fv(where(tensor({1, 0, 5}, Dtype::Int64), a, b)) == std::vector<float>{1, -2, 3});
   CHECK(fv(where(gt(a, 1.5), a, b)) == std::vector<float>{-1, 2, 3});
@@ -125,7 +125,7 @@ TEST_CASE("topk matches PyTorch along every dim, largest and smallest, gradients
   }
 }
 
-TEST_CASE("topk ties: lowest index first; NaN above every number; k = 0") {
+TEST_CASE("topk ties: lowest index first, NaN above every number, k = 0") {
   Tensor x = tensor({{1, 3, 3, 0, 3}, {2, 2, 2, 2, 2}});
   auto [v, i] = topk(x, 3, 1);
   CHECK(fv(v) == std::vector<float>{3, 3, 3, 2, 2, 2});
@@ -147,7 +147,7 @@ TEST_CASE("topk gradcheck (through the values), and the same bits at 1 and 2 thr
   test::same_bits_at_1_and_2_threads([&] { return topk(big, 5, 0).values; });
 }
 
-TEST_CASE("sort is stable in both directions; argsort gives its indices") {
+TEST_CASE("sort is stable in both directions, argsort gives its indices") {
   Tensor x = tensor({{3, 1, 2, 1}, {0, 5, 5, -1}});
   auto [v, i] = sort(x, 1);
   CHECK(fv(v) == std::vector<float>{1, 1, 2, 3, -1, 0, 5, 5});

@@ -395,6 +395,31 @@ TEST_CASE("data: ImageFolder errors") {
   CHECK_ERROR(data::ImageFolder(dir.path.string(), data::ImageFolderOptions(0, 8)), "image size");
 }
 
+TEST_CASE("data: load_image gives one file exactly as ImageFolder's item, and names bad files") {
+  TempDir dir;
+  Bytes px;
+  for (int k = 0; k < 6 * 5 * 3; ++k) px.push_back(static_cast<uint8_t>(k * 7 % 251));
+  write_image(dir / "one/a.png", 6, 5, 3, px);
+  for (int64_t channels : {1, 3}) {
+    const data::Normalization norm{std::vector<float>(channels, 0.4f), std::vector<float>(channels, 0.2f)};
+    data::ImageFolder folder(dir.path.string(), data::ImageFolderOptions(4, 3).channels(channels).normalization(norm));
+    Tensor image = data::load_image((dir / "one/a.png"),
+                                    data::LoadImageOptions(4, 3).channels(channels).normalization(norm));
+    CHECK(image.shape() == Shape{channels, 4, 3});
+    CHECK(equal(image, folder.get(0).data));
+  }
+  // Without a normalization: p / 255.
+  Tensor plain = data::load_image((dir / "one/a.png"), data::LoadImageOptions(5, 6));
+  CHECK(plain.data<float>()[1] == static_cast<float>(px[3]) / 255.0f);
+  CHECK_ERROR(data::load_image((dir / "none.png"), data::LoadImageOptions(4, 4)), "load_image", "none.png");
+  write_file(dir / "bad.png", Bytes{0x89, 'P', 'N', 'G', 1, 2});
+  CHECK_ERROR(data::load_image((dir / "bad.png"), data::LoadImageOptions(4, 4)), "load_image: cannot decode",
+              "bad.png");
+  CHECK_ERROR(data::load_image((dir / "one/a.png"), data::LoadImageOptions(4, 4).channels(2)),
+              "load_image: channels must be 1 or 3");
+  CHECK_ERROR(data::load_image((dir / "one/a.png"), data::LoadImageOptions(0, 4)), "load_image: image size");
+}
+
 TEST_CASE("data: resize_image, area when shrinking and bilinear when growing") {
   Bytes row = {0, 100};
   CHECK(data::resize_image(row.data(), 1, 2, 1, 1, 4) == Bytes{0, 25, 75, 100});  // PyTorch's bilinear

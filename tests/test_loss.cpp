@@ -131,7 +131,7 @@ TEST_CASE("cross_entropy equals nll_loss of log_softmax, and label smoothing fol
   CHECK_CLOSE(cross_entropy(x, t, Reduction::None, 1.0), smooth, 1e-5, 1e-6);
 }
 
-TEST_CASE("cross_entropy with ignore_index: ignored rows add nothing; all ignored gives NaN for mean") {
+TEST_CASE("cross_entropy with ignore_index: ignored rows add nothing, all ignored gives NaN for mean") {
   manual_seed(25);
   Tensor x = randn({4, 3}).requires_grad_();
   Tensor t = targets({1, -100, 2, -100});

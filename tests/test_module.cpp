@@ -1,5 +1,5 @@
 // nn::Module: registration and PyTorch's dotted names, recursive train/eval, holders, printout,
-// default initialization bounds, zero_grad / requires_grad_.
+// default initialization bounds, zero_grad / requires_grad_, Functional and apply.
 #include "helpers.h"
 
 using namespace wick;
@@ -169,4 +169,36 @@ TEST_CASE("seq[i] indexes through the holder") {
   list->push_back(nn::ReLU());
   CHECK(list[0]->type_name() == "ReLU");
   static_assert(indexable<nn::Sequential> && !indexable<nn::Linear>);  // only where the impl indexes
+}
+
+TEST_CASE("Functional puts a function in a Sequential, and apply visits every module, parents first") {
+  manual_seed(0);
+  nn::Sequential model(nn::Linear(3, 4), nn::Functional([](const Tensor& x) { return relu(x) * 2.0; }),
+                       nn::Sequential(nn::Linear(4, 2), nn::Functional(wick::tanh)));
+  Tensor x = randn({5, 3}).requires_grad_();
+  auto l1 = model->at<nn::LinearImpl>(0);
+  auto inner = model->at<nn::SequentialImpl>(2);
+  Tensor y = model->forward(x);
+  CHECK(equal(y, wick::tanh(inner->at<nn::LinearImpl>(0)->forward(relu(l1->forward(x)) * 2.0))));
+  y.sum().backward();
+  CHECK(l1->weight.grad().defined());
+  CHECK(model->repr().find("(1): Functional()") != std::string::npos);
+  // A function has no file form: clone() and the architecture refuse it by name; weights still save.
+  CHECK_THROWS_WITH_AS(model->clone(), doctest::Contains("Functional"), Error);
+  test::TempFile weights;
+  nn::save(*model, weights.path);
+  nn::load(*model, weights.path);
+
+  std::vector<std::string> seen;
+  model->apply([&](nn::Module& m) { seen.push_back(m.type_name()); });
+  CHECK(seen == std::vector<std::string>{"Sequential", "Linear", "Functional", "Sequential", "Linear", "Functional"});
+  // The libtorch idiom: initialize every Linear of the tree.
+  model->apply([](nn::Module& m) {
+    if (auto* linear = dynamic_cast<nn::LinearImpl*>(&m)) {
+      NoGradGuard g;
+      linear->weight.fill_(0.5);
+    }
+  });
+  CHECK(equal(inner->at<nn::LinearImpl>(0)->weight, full({2, 4}, 0.5)));
+  CHECK(equal(l1->weight, full({4, 3}, 0.5)));
 }

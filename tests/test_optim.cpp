@@ -138,7 +138,7 @@ TEST_CASE("parameter groups take their own options or the defaults") {
   CHECK_CLOSE(a, add(a0, full({3}, -0.2)), 0, 1e-7);
 }
 
-TEST_CASE("zero_grad drops or zeroes gradients; parameters without a grad are skipped") {
+TEST_CASE("zero_grad drops or zeroes gradients, parameters without a grad are skipped") {
   Tensor a = ones({2}).requires_grad_(), b = ones({3}).requires_grad_();
   optim::Adam opt({a, b}, optim::AdamOptions(0.1));
   a.set_grad(ones({2}));

@@ -45,7 +45,7 @@ TEST_CASE("an accuracy count is one line") {
   CHECK(logits.argmax(1).eq(target).mean().item() == 0.75f);
 }
 
-TEST_CASE("tensor({...}) literals: 1-D, 2-D, int64; from_vector({...}) is unambiguous") {
+TEST_CASE("tensor({...}) literals: 1-D, 2-D, int64, from_vector({...}) is unambiguous") {
   Tensor a = tensor({1, 2.5, -3});
   CHECK(a.dtype() == Dtype::Float32);
   CHECK(a.shape() == Shape{3});

@@ -106,7 +106,7 @@ TEST_CASE("hold_out: a seeded, disjoint split covering the dataset, each part in
   CHECK_THROWS_WITH_AS(data::hold_out(set, 1.0, 0), doctest::Contains("fraction must be in (0, 1)"), Error);
 }
 
-TEST_CASE("with_augmentation: seeded crops and flips on a copy, through Subsets; the original is untouched") {
+TEST_CASE("with_augmentation: seeded crops and flips on a copy, through Subsets, the original is untouched") {
   auto set = images(16, 2);
   auto part = std::make_shared<data::Subset>(set, std::vector<int64_t>{3, 5, 8});
   const auto aug = data::Augmentation().crop_padding(2).horizontal_flip(true);
