@@ -41,9 +41,9 @@ METRICS = [
 ]
 
 
-def run_json(cmd):
-    """Runs a benchmark process and returns its last JSON line."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+def run_json(cmd, env=None):
+    """Runs a benchmark process (with env, default this one's) and returns its last JSON line."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
     if proc.returncode != 0:
         sys.exit(f"compare_pytorch: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()}")
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
