@@ -93,8 +93,8 @@ AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& 
 }
 
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves) {
+  if (trace::active()) trace::node(name, out);  // also ops in no-grad code: the tracer must see every op
   if (!should_record(inputs)) return;
-  if (trace::active()) trace::node(name, out);
   auto node = std::make_shared<Node>();
   node->name = name;
   node->next.resize(inputs.size());

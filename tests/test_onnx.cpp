@@ -57,6 +57,7 @@ void write_floats(const std::string& path, const Tensor& t) {
 
 Tensor read_floats(const std::string& path, const Shape& shape) {
   std::vector<float> v(static_cast<size_t>(numel_of(shape)));
+  REQUIRE_MESSAGE(fs::file_size(path) == v.size() * 4, path, " does not hold the ", v.size(), " floats of ", shape_str(shape));
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
   REQUIRE_MESSAGE(in.gcount() == std::streamsize(v.size() * 4), path, " holds fewer than ", v.size(), " floats");
@@ -92,6 +93,28 @@ double relative_error(const Tensor& a, const Tensor& b) {
   }
   return diff / std::max(scale, 1e-30);
 }
+
+// A user's forward of the functional ops the zoo does not use: clamp, pow, abs, a plain matmul with
+// a parameter, add with alpha, a non-global adaptive pool, softmax; and a bias-free Linear whose
+// BatchNorm folds.
+struct FunctionalOpsImpl : nn::Module {
+  FunctionalOpsImpl() {
+    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(2, 4, 3).padding(1))).ptr();
+    proj = register_parameter("proj", randn({16, 6}));
+    fc = register_module("fc", nn::Linear(nn::LinearOptions(6, 5).bias(false))).ptr();
+    bn = register_module("bn", nn::BatchNorm1d(5)).ptr();
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = clamp(conv->forward(x), -1.0, 1.5);
+    h = adaptive_avg_pool2d(pow(abs(h) + 0.5, 1.5), {2, 2});           // (N, 4, 2, 2)
+    h = add(matmul(h.flatten(1), proj), sigmoid(matmul(h.flatten(1), proj)), 0.5);  // (N, 6)
+    return softmax(bn->forward(fc->forward(h)), 1);
+  }
+  std::shared_ptr<nn::Conv2dImpl> conv;
+  Tensor proj;
+  std::shared_ptr<nn::LinearImpl> fc;
+  std::shared_ptr<nn::BatchNorm1dImpl> bn;
+};
 
 struct Case {
   std::string name;
@@ -198,6 +221,7 @@ TEST_CASE("every registered layer with a forward, and the fused layers, export a
   auto inference = nn::fuse_for_inference(*resnet, &rewrites);
   CHECK(rewrites > 0);
   check_case({"resnet20 after fuse_for_inference (FusedConv2d, FusedResidual)", inference}, modules);
+  check_case({"a forward of functional ops", std::make_shared<FunctionalOpsImpl>(), {2, 8, 8}}, modules);
 }
 
 namespace {
@@ -208,7 +232,7 @@ struct CatTwiceImpl : nn::Module {
   Tensor forward(const Tensor& x) override { return cat({x, x}, 1); }
 };
 struct FoldBatchImpl : nn::Module {
-  Tensor forward(const Tensor& x) override { return x.reshape({-1}).reshape({2, -1}); }
+  Tensor forward(const Tensor& x) override { return x.reshape({-1}).reshape({x.size(0), -1}); }
 };
 
 // export_onnx's error for this model, checking that no file was made and an old one survived.
@@ -242,8 +266,15 @@ TEST_CASE("export refuses what it cannot express, naming the module, and leaves 
 
   nn::Sequential fold_batch(nn::Conv2d(1, 2, 3));
   fold_batch->push_back(std::make_shared<FoldBatchImpl>());
-  CHECK(export_error(*fold_batch) == "export_onnx: 1: a reshape from [2, 2, 6, 6] to [144] changes the batch "
+  CHECK(export_error(*fold_batch) == "export_onnx: 1: a reshape from [3, 2, 6, 6] to [216] changes the batch "
                                      "dimension, which the exported graph leaves free");
+
+  nn::Sequential ceil_pool(nn::MaxPool2d(nn::MaxPool2dOptions(2).ceil_mode(true)), nn::Flatten());
+  CHECK(export_error(*ceil_pool, {}, {1, 5, 5}).find("export_onnx: 0: max_pool2d with ceil_mode") == 0);
+  nn::Sequential planes(nn::MaxPool2d(2), nn::Flatten());
+  CHECK(export_error(*planes, {}, {8, 8}).find("export_onnx: 0: max_pool2d of a 3-D input [3, 8, 8]") == 0);
+  CHECK(export_error(*planes, {}, {int64_t(1) << 20, int64_t(1) << 20}).find("at most 67108864 elements") !=
+        std::string::npos);
 
   nn::Sequential fine(nn::Conv2d(1, 2, 3));
   CHECK(export_error(*fine, nn::OnnxExportOptions().opset(12)) == "export_onnx: opset must be from 13 to 17, got 12");

@@ -24,7 +24,8 @@
 namespace wick::nn {
 namespace {
 
-constexpr int64_t kTraceBatch = 2;
+constexpr int64_t kTraceBatch = 3;  // odd, so that a dim equal to the batch by chance is rarer
+constexpr int64_t kMaxSampleElements = int64_t(1) << 26;  // per input, so the trace batch stays small
 constexpr int64_t kMinOpset = 13;  // Unsqueeze and Squeeze take their axes as an input from 13
 
 struct Attr {
@@ -88,6 +89,7 @@ class Graph {
       : opset_(opset), recorder_(recorder) {
     for (const auto& [name, t] : model.named_parameters()) params_[t.impl()] = name;
     for (const auto& [name, t] : model.named_buffers()) params_[t.impl()] = name;
+    for (const auto& [t, name] : params_) taken_[name] = 1;  // generated names never take a key
     values_[input.impl()] = "input";
     batched_.insert("input");
   }
@@ -148,7 +150,8 @@ class Graph {
         if (it == inits_.end() || !it->second.floats.defined()) break;
         stats.push_back(&it->second.floats);
       }
-      if (stats.size() != 4 || !inits_.count(layer.in[1])) continue;
+      auto is_init = [&](const std::string& v) { return inits_.count(v) && inits_.at(v).floats.defined(); };
+      if (stats.size() != 4 || !is_init(layer.in[1]) || (layer.in.size() > 2 && !is_init(layer.in[2]))) continue;
       const double eps = bn.attrs.at(0).real;
       const std::vector<float> gamma = stats[0]->to_vector<float>(), beta = stats[1]->to_vector<float>();
       const std::vector<float> mean = stats[2]->to_vector<float>(), var = stats[3]->to_vector<float>();
@@ -379,19 +382,25 @@ class Graph {
       if (name == "batch_norm_relu") out = emit("Relu", base + "/relu", {out});
     } else if (name == "group_norm" || name == "layer_norm") {
       out = normalization(op, in, at);
+    } else if ((name == "max_pool2d" || name == "avg_pool2d" || name == "adaptive_avg_pool2d") && xs.size() != 4) {
+      refuse(op, name + " of a " + std::to_string(xs.size()) + "-D input " + shape_str(xs) +
+                     ": ONNX pools (N, C, H, W) only");
+    } else if ((name == "max_pool2d" || name == "avg_pool2d") && attr_of(op, "ceil_mode").ints[0]) {
+      refuse(op, name + " with ceil_mode: ONNX sizes the last window differently from PyTorch and wick (a window "
+                 "starting in the right padding is kept), so it is not exported");
     } else if (name == "max_pool2d") {
       out = emit("MaxPool", at,
                  {in[0]}, {ints_attr("kernel_shape", attr_of(op, "kernel_size").ints),
                            ints_attr("strides", attr_of(op, "stride").ints),
                            ints_attr("pads", pads(attr_of(op, "padding").ints)),
                            ints_attr("dilations", attr_of(op, "dilation").ints),
-                           int_attr("ceil_mode", attr_of(op, "ceil_mode").ints[0])});
+                           int_attr("ceil_mode", 0)});
     } else if (name == "avg_pool2d") {
       out = emit("AveragePool", at,
                  {in[0]}, {ints_attr("kernel_shape", attr_of(op, "kernel_size").ints),
                            ints_attr("strides", attr_of(op, "stride").ints),
                            ints_attr("pads", pads(attr_of(op, "padding").ints)),
-                           int_attr("ceil_mode", attr_of(op, "ceil_mode").ints[0]),
+                           int_attr("ceil_mode", 0),
                            int_attr("count_include_pad", attr_of(op, "count_include_pad").ints[0])});
     } else if (name == "adaptive_avg_pool2d") {
       const auto& o = attr_of(op, "output_size").ints;
@@ -425,7 +434,8 @@ class Graph {
     } else if (name == "matmul") {
       // x · Wᵀ with W a 2-D parameter (nn::Linear): a Gemm reading W as it is stored.
       const trace::Op* t = producer(op.inputs[1]);
-      if (xs.size() == 2 && t && std::string(t->name) == "permute" && params_.count(t->inputs[0].impl()) &&
+      if (xs.size() == 2 && t && std::string(t->name) == "permute" && attr_of(*t, "dims").ints == std::vector<int64_t>{1, 0} &&
+          params_.count(t->inputs[0].impl()) &&
           t->inputs[0].dim() == 2)
         out = emit("Gemm", prefix_of(params_.at(t->inputs[0].impl())) + "/linear", {in[0], value(t->inputs[0], op.path)},
                    {int_attr("transB", 1)});
@@ -535,6 +545,13 @@ void check_batchnorms(Module& model) {
   }
 }
 
+// Grad mode on while alive, then back as it was.
+struct GradEnabled {
+  GradEnabled() : before(is_grad_enabled()) { set_grad_enabled(true); }
+  ~GradEnabled() { set_grad_enabled(before); }
+  bool before;
+};
+
 // A deterministic sample batch (the global random stream is left alone).
 Tensor sample_batch(const Shape& sample_shape) {
   Shape shape{kTraceBatch};
@@ -556,9 +573,12 @@ OnnxExportReport export_onnx(Module& model, const std::string& path, const Shape
   WICK_CHECK(options.opset() >= kMinOpset && options.opset() <= max_opset, "export_onnx: opset must be from ",
              kMinOpset, " to ", max_opset, ", got ", options.opset());
   WICK_CHECK(!sample_shape.empty(), "export_onnx: the sample shape (one input without its batch dim) is empty");
-  for (int64_t d : sample_shape)
-    WICK_CHECK(d > 0 && d <= (int64_t(1) << 24), "export_onnx: sample shape ", shape_str(sample_shape),
-               " must have dims from 1 to 2^24");
+  int64_t elements = 1;
+  for (int64_t d : sample_shape) {
+    WICK_CHECK(d > 0 && d <= kMaxSampleElements / elements, "export_onnx: sample shape ", shape_str(sample_shape),
+               " must have positive dims and at most ", kMaxSampleElements, " elements");
+    elements *= d;
+  }
   check_batchnorms(model);
 
   Recorder recorder;
@@ -566,16 +586,9 @@ OnnxExportReport export_onnx(Module& model, const std::string& path, const Shape
   Tensor out;
   {
     ModeGuard eval(model, false);
-    const bool grad = is_grad_enabled();
-    set_grad_enabled(true);  // every op then records its autograd node, which names ops the exporter lacks
-    try {
-      trace::Scope scope(recorder);
-      out = model.forward(input);
-    } catch (...) {
-      set_grad_enabled(grad);
-      throw;
-    }
-    set_grad_enabled(grad);
+    GradEnabled grad;  // every op then records its autograd node, which names ops the exporter lacks
+    trace::Scope scope(recorder);
+    out = model.forward(input);
   }
   WICK_CHECK(out.defined() && out.dim() >= 1 && out.size(0) == kTraceBatch, "export_onnx: the model's output for a batch of ",
              kTraceBatch, " has shape ", out.defined() ? shape_str(out.shape()) : "(undefined)",
