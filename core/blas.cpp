@@ -1,11 +1,17 @@
-// OpenBLAS behind gemm / gemm_serial. OpenBLAS runs single-threaded: its own threading is not
-// bitwise stable across thread counts for large shapes, so wick splits C into fixed blocks itself.
+// gemm / gemm_serial: wick's AVX-512 kernel or OpenBLAS, both single-threaded per call. OpenBLAS's
+// own threading is not bitwise stable across thread counts for large shapes, so wick splits C into
+// fixed blocks itself.
 #include "core/blas.h"
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
+#include "core/error.h"
+#include "core/kernels/gemm.h"
 #include "core/parallel.h"
 
 namespace wick {
@@ -28,7 +34,26 @@ void init_blas_once() {
   (void)done;
 }
 
+std::atomic<GemmKernel>& current_kernel() {
+  static std::atomic<GemmKernel> kernel = [] {
+    const char* env = std::getenv("WICK_GEMM");
+    const bool openblas = env && std::strcmp(env, "openblas") == 0;
+    return kernels::cpu_has_avx512() && !openblas ? GemmKernel::Avx512 : GemmKernel::OpenBlas;
+  }();
+  return kernel;
+}
+
 }  // namespace
+
+GemmKernel gemm_kernel() { return current_kernel().load(std::memory_order_relaxed); }
+
+void set_gemm_kernel(GemmKernel kernel) {
+  WICK_CHECK(kernel != GemmKernel::Avx512 || kernels::cpu_has_avx512(),
+             "set_gemm_kernel: this CPU has no AVX-512");
+  current_kernel().store(kernel, std::memory_order_relaxed);
+}
+
+const char* gemm_kernel_name(GemmKernel kernel) { return kernel == GemmKernel::Avx512 ? "avx512" : "openblas"; }
 
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
@@ -52,6 +77,10 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
     cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, static_cast<blasint>(trans_a ? k : m),
                 static_cast<blasint>(trans_a ? m : k), alpha, a, static_cast<blasint>(lda), b,
                 static_cast<blasint>(trans_b ? 1 : ldb), beta, c, static_cast<blasint>(ldc));
+    return;
+  }
+  if (gemm_kernel() == GemmKernel::Avx512) {
+    kernels::gemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,

@@ -1,4 +1,5 @@
-// Matrix multiply, the one place wick talks to BLAS (OpenBLAS). Row-major throughout.
+// Matrix multiply, the one place wick picks the GEMM kernel: wick's own AVX-512 kernel
+// (core/kernels/gemm.h) where the CPU has AVX-512, OpenBLAS otherwise. Row-major throughout.
 #pragma once
 #include <cstdint>
 
@@ -14,5 +15,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
+
+// The kernel behind both calls. The default is Avx512 where the CPU has it, unless the environment
+// sets WICK_GEMM=openblas (read once; for comparisons). set_gemm_kernel(Avx512) on a CPU without
+// AVX-512 throws.
+enum class GemmKernel { Avx512, OpenBlas };
+GemmKernel gemm_kernel();
+void set_gemm_kernel(GemmKernel kernel);
+const char* gemm_kernel_name(GemmKernel kernel);  // "avx512", "openblas"
 
 }  // namespace wick

@@ -1,0 +1,188 @@
+// AVX-512 SGEMM, blocked as Goto and van de Geijn describe (2008): op(B) is packed in strips of
+// kNR columns, op(A) in panels of kMR rows, kKC deep at a time, and an kMR x kNR register tile
+// (24 zmm accumulators) multiplies one panel by one strip with kKC rank-1 updates. This file is
+// compiled with -mavx512f -mavx512vl (CMakeLists.txt); blas.cpp calls it only after cpu_has_avx512().
+#include "core/kernels/gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+#include <immintrin.h>
+
+namespace wick::kernels {
+namespace {
+
+constexpr int kMR = 8;             // rows of the register tile
+constexpr int kNV = 3;             // zmm vectors across one tile row
+constexpr int kNR = kNV * 16;      // columns of the register tile
+constexpr int64_t kKC = 256;       // depth of one packed block (a kKC x kNR strip is 48 KiB)
+constexpr int64_t kMC = 192;       // rows of op(A) packed at once (192 x kKC: 192 KiB, in L2)
+constexpr int64_t kNC = 3072;      // columns of op(B) packed at once (3 MiB, in L3)
+
+// Packing buffers of the calling thread, grown as needed and reused.
+float* buffer(int slot, size_t n) {
+  thread_local std::vector<float> bufs[2];
+  if (bufs[slot].size() < n) bufs[slot].resize(n);
+  return bufs[slot].data();
+}
+
+// Transposes the 16 x 16 block r[0..16) in place (r[i][j] <-> r[j][i]): pairs of rows are
+// interleaved by floats, then by float pairs, then 128-bit lanes are gathered across four rows.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: r0[0] r1[0] r0[1] r1[1]
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per lane: r0[2] r1[2] r0[3] r1[3]
+  }
+  for (int g = 0; g < 4; ++g) {  // u[4g + e], lane L: element 4L + e of rows 4g .. 4g + 3
+    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int e = 0; e < 4; ++e) {  // row 4L + e takes lane L of u[e], u[4 + e], u[8 + e], u[12 + e]
+    const __m512 v = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+    const __m512 x = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), y = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+    r[e] = _mm512_shuffle_f32x4(v, x, 0x88);
+    r[4 + e] = _mm512_shuffle_f32x4(w, y, 0x88);
+    r[8 + e] = _mm512_shuffle_f32x4(v, x, 0xDD);
+    r[12 + e] = _mm512_shuffle_f32x4(w, y, 0xDD);
+  }
+}
+
+__mmask16 first(int64_t count) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1); }
+
+// dst row q (stride dst_ld, q < kc) gets element q of src rows 0 .. rows-1 (stride src_ld, rows
+// <= 16) in its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are
+// written. 16 x 16 blocks go through registers.
+void pack_transposed(const float* src, int64_t src_ld, int64_t rows, int64_t kc, float* dst, int64_t dst_ld,
+                     int width) {
+  __m512 r[16];
+  for (int64_t p = 0; p < kc; p += 16) {
+    const __mmask16 cols = first(kc - p);
+    for (int64_t i = 0; i < 16; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(cols, src + i * src_ld + p) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int64_t q = 0; q < std::min<int64_t>(16, kc - p); ++q) {
+      if (width == 16) _mm512_storeu_ps(dst + (p + q) * dst_ld, r[q]);
+      else _mm256_storeu_ps(dst + (p + q) * dst_ld, _mm512_castps512_ps256(r[q]));
+    }
+  }
+}
+
+// ap (kc, kMR) = rows i0.. i0+mr of op(A), columns p0.. p0+kc; rows past mr are 0.
+void pack_a(bool trans, const float* a, int64_t lda, int64_t i0, int64_t mr, int64_t p0, int64_t kc, float* ap) {
+  if (trans) {  // op(A)(i, p) = a[p * lda + i]: each p reads mr contiguous floats
+    const __mmask8 rows = static_cast<__mmask8>((1u << mr) - 1);
+    for (int64_t p = 0; p < kc; ++p)
+      _mm256_storeu_ps(ap + p * kMR, _mm256_maskz_loadu_ps(rows, a + (p0 + p) * lda + i0));
+  } else {  // op(A)(i, p) = a[i * lda + p]: rows of A become columns of the panel
+    pack_transposed(a + i0 * lda + p0, lda, mr, kc, ap, kMR, kMR);
+  }
+}
+
+// bp (kc, kNR) = rows p0.. p0+kc of op(B), columns j0.. j0+nr; columns past nr are 0.
+void pack_b(bool trans, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nr, float* bp) {
+  if (trans) {  // op(B)(p, j) = b[j * ldb + p]: rows of B become columns of the strip, 16 at a time
+    for (int v = 0; v < kNV; ++v)
+      pack_transposed(b + (j0 + 16 * v) * ldb + p0, ldb, std::max<int64_t>(0, nr - 16 * v), kc, bp + 16 * v, kNR, 16);
+  } else {  // op(B)(p, j) = b[p * ldb + j]: rows copied whole
+    for (int64_t p = 0; p < kc; ++p)
+      for (int v = 0; v < kNV; ++v)
+        _mm512_storeu_ps(bp + p * kNR + 16 * v, _mm512_maskz_loadu_ps(first(nr - 16 * v), b + (p0 + p) * ldb + j0 + 16 * v));
+  }
+}
+
+// c (mr, NV*16 columns, the last vector masked by last) = alpha * ap (kc, kMR)ᵀ-panel x bp (kc, kNR)
+// + beta * c. Only the first mr rows of c are touched; beta == 0 does not read c.
+template <int NV>
+void tile(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c, int64_t ldc, int64_t mr,
+          __mmask16 last, float alpha, float beta) {
+  __m512 acc[kMR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, ap += kMR, bp += kNR) {
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(bp + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < kMR; ++r) {
+      const __m512 ar = _mm512_set1_ps(ap[r]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < mr; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mask = v == NV - 1 ? last : __mmask16(0xFFFF);
+      float* cp = c + r * ldc + 16 * v;
+      __m512 out = _mm512_mul_ps(va, acc[r][v]);
+      if (beta != 0.f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, cp), out);
+      _mm512_mask_storeu_ps(cp, mask, out);
+    }
+}
+
+// One panel x strip product for nr <= kNR columns: picks the tile with the fewest vectors.
+void tile_any(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
+              float alpha, float beta) {
+  const int nv = static_cast<int>((nr + 15) / 16);
+  const __mmask16 last = first(nr - 16 * (nv - 1));
+  if (nv == 3) tile<3>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
+  else if (nv == 2) tile<2>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
+  else tile<1>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
+}
+
+}  // namespace
+
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  return has;
+}
+
+// Loops, outermost first: column blocks of kNC, depth blocks of kKC (each packs its op(B) block
+// once), row blocks of kMC (each packs its op(A) block once), then every strip x panel tile. The
+// depth blocks run in order from p = 0, so each element's sum over k has one order for a given k.
+void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc), strips = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const float block_beta = pc == 0 ? beta : 1.f;
+      float* bpack = buffer(0, static_cast<size_t>(strips * kc * kNR));
+      for (int64_t s = 0; s < strips; ++s)
+        pack_b(trans_b, b, ldb, pc, kc, jc + s * kNR, std::min<int64_t>(kNR, nc - s * kNR), bpack + s * kc * kNR);
+      for (int64_t ic = 0; ic < m; ic += kMC) {
+        const int64_t mc = std::min(kMC, m - ic), panels = (mc + kMR - 1) / kMR;
+        float* apack = buffer(1, static_cast<size_t>(panels * kc * kMR));
+        for (int64_t q = 0; q < panels; ++q)
+          pack_a(trans_a, a, lda, ic + q * kMR, std::min<int64_t>(kMR, mc - q * kMR), pc, kc, apack + q * kc * kMR);
+        for (int64_t s = 0; s < strips; ++s)
+          for (int64_t q = 0; q < panels; ++q)
+            tile_any(kc, apack + q * kc * kMR, bpack + s * kc * kNR, c + (ic + q * kMR) * ldc + jc + s * kNR, ldc,
+                     std::min<int64_t>(kMR, mc - q * kMR), std::min<int64_t>(kNR, nc - s * kNR), alpha,
+                     block_beta);
+      }
+    }
+  }
+}
+
+}  // namespace wick::kernels
+
+#else  // not an x86-64 compiler that takes -mavx512f: OpenBLAS runs every product
+
+namespace wick::kernels {
+bool cpu_has_avx512() { return false; }
+void gemm_avx512(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+                 float*, int64_t) {}
+}  // namespace wick::kernels
+
+#endif

@@ -1,0 +1,127 @@
+// wick's own AVX-512 GEMM (core/kernels/gemm.h) against a float64 reference and against the
+// OpenBLAS path: every transpose, edge sizes around the register tile and the packed blocks,
+// alpha and beta, padded row strides. On a CPU without AVX-512 the kernel cases only say so.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "core/blas.h"
+#include "core/kernels/gemm.h"
+#include "helpers.h"
+
+using namespace wick;
+
+namespace {
+
+struct Case {
+  bool ta, tb;
+  int64_t m, n, k;
+};
+
+std::vector<float> random_vector(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+// Runs C = alpha op(A) op(B) + beta C through `mm` with row strides padded by 3 and checks every
+// element of C against float64 within a few float32 roundings of sum |a||b|, and that the padding
+// of C is untouched.
+template <typename Mm>
+void check_against_float64(const Case& s, float alpha, float beta, Mm mm, std::mt19937& rng) {
+  const int64_t lda = (s.ta ? s.m : s.k) + 3, ldb = (s.tb ? s.k : s.n) + 3, ldc = s.n + 3;
+  std::vector<float> a = random_vector(static_cast<size_t>((s.ta ? s.k : s.m) * lda), rng);
+  std::vector<float> b = random_vector(static_cast<size_t>((s.tb ? s.n : s.k) * ldb), rng);
+  std::vector<float> c = random_vector(static_cast<size_t>(s.m * ldc), rng), c0 = c;
+  if (beta == 0.f)  // beta 0 assigns: C's old values, NaN included, must not show through
+    for (auto& x : c) x = std::numeric_limits<float>::quiet_NaN();
+  mm(s.ta, s.tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      double acc = 0, mag = 0;
+      for (int64_t p = 0; p < s.k; ++p) {
+        const double x = s.ta ? a[p * lda + i] : a[i * lda + p], y = s.tb ? b[j * ldb + p] : b[p * ldb + j];
+        acc += x * y;
+        mag += std::fabs(x * y);
+      }
+      const double want = alpha * acc + (beta == 0.f ? 0.0 : beta * double(c0[i * ldc + j]));
+      const double got = c[i * ldc + j];
+      REQUIRE_MESSAGE(std::fabs(got - want) <= 1e-6 * (s.k + 4) * (std::fabs(alpha) * mag + 1.0),
+                      "C[", i, ",", j, "] = ", got, ", want ", want);
+    }
+    for (int64_t j = s.n; j < ldc; ++j) REQUIRE_MESSAGE(std::isnan(c[i * ldc + j]) == (beta == 0.f), "padding written");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gemm_avx512 matches float64 for every transpose and edge size") {
+  if (!kernels::cpu_has_avx512()) {
+    MESSAGE("this CPU has no AVX-512: OpenBLAS runs every product, nothing to check");
+    return;
+  }
+  std::mt19937 rng(7);
+  // Sizes on both sides of the 8-row tile, the 16-column vector, the 48-column tile, the 192-row
+  // and 3072-column packed blocks and the 256-deep depth block.
+  const std::vector<Case> cases = {
+      {false, false, 1, 1, 1},       {false, false, 7, 15, 3},      {false, false, 8, 16, 256},
+      {false, false, 9, 17, 257},    {false, false, 17, 47, 300},   {false, false, 64, 49, 576},
+      {false, false, 200, 100, 20},  {false, false, 5, 3100, 9},    {false, true, 3, 48, 520},
+      {false, true, 64, 288, 196},   {false, true, 13, 50, 7},      {true, false, 288, 196, 64},
+      {true, false, 193, 33, 5},     {true, true, 11, 97, 31},      {true, true, 1, 2, 600}};
+  for (const Case& s : cases)
+    for (auto [alpha, beta] : {std::pair{1.f, 0.f}, std::pair{1.f, 1.f}, std::pair{-0.5f, 0.25f}}) {
+      CAPTURE(s.ta);
+      CAPTURE(s.tb);
+      CAPTURE(s.m);
+      CAPTURE(s.n);
+      CAPTURE(s.k);
+      CAPTURE(alpha);
+      CAPTURE(beta);
+      check_against_float64(s, alpha, beta, kernels::gemm_avx512, rng);
+    }
+}
+
+TEST_CASE("gemm runs the chosen kernel and both match float64") {
+  std::mt19937 rng(3);
+  const GemmKernel before = gemm_kernel();
+  std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
+  if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);
+  else CHECK_THROWS_WITH(set_gemm_kernel(GemmKernel::Avx512), "set_gemm_kernel: this CPU has no AVX-512");
+  for (GemmKernel kernel : kernels_here) {
+    CAPTURE(gemm_kernel_name(kernel));
+    set_gemm_kernel(kernel);
+    CHECK(gemm_kernel() == kernel);
+    for (const Case& s : {Case{false, false, 300, 700, 40}, Case{true, true, 129, 513, 17}, Case{false, true, 1, 70, 9}})
+      check_against_float64(s, 1.f, 0.5f, gemm, rng);
+  }
+  set_gemm_kernel(before);
+}
+
+TEST_CASE("gemm gives the same bits at 1 and 2 threads, and as one serial call with AVX-512") {
+  // gemm cuts C into blocks by shape and runs each through gemm_serial on a worker. Either kernel
+  // gives the same bits at any thread count; wick's own sums each element in an order set by k
+  // alone, so its blocks also equal one call over all of C.
+  std::mt19937 rng(11);
+  const int64_t m = 300, n = 1100, k = 70;
+  std::vector<float> a = random_vector(m * k, rng), b = random_vector(k * n, rng);
+  std::vector<float> whole(m * n), blocked(m * n), one_thread(m * n);
+  const GemmKernel before = gemm_kernel();
+  for (GemmKernel kernel : {GemmKernel::OpenBlas, GemmKernel::Avx512}) {
+    if (kernel == GemmKernel::Avx512 && !kernels::cpu_has_avx512()) continue;
+    CAPTURE(gemm_kernel_name(kernel));
+    set_gemm_kernel(kernel);
+    gemm_serial(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, whole.data(), n);
+    set_num_threads(1);
+    gemm(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, one_thread.data(), n);
+    set_num_threads(2);
+    gemm(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, blocked.data(), n);
+    CHECK(std::memcmp(one_thread.data(), blocked.data(), whole.size() * sizeof(float)) == 0);
+    if (kernel == GemmKernel::Avx512)
+      CHECK(std::memcmp(whole.data(), blocked.data(), whole.size() * sizeof(float)) == 0);
+  }
+  set_num_threads(0);
+  set_gemm_kernel(before);
+}
