@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "core/kernels/gemm.h"
@@ -87,6 +88,21 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
               static_cast<blasint>(ldc));
+}
+
+void gemm_rows_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (gemm_kernel() == GemmKernel::Avx512 && k > 0) {
+    kernels::gemm_avx512_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
+    return;
+  }
+  // OpenBLAS takes one stride: the rows are copied into one matrix first.
+  const int64_t rows = trans_b ? n : k, len = trans_b ? k : n;
+  thread_local std::vector<float> dense;
+  dense.resize(static_cast<size_t>(rows * len));
+  for (int64_t r = 0; r < rows; ++r) std::copy(b_rows[r], b_rows[r] + len, dense.data() + r * len);
+  gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, dense.data(), len, beta, c, ldc);
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,

@@ -16,7 +16,12 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
 
-// The kernel behind both calls. The default is Avx512 where the CPU has it, unless the environment
+// gemm_serial with op(B) given row by row, for operands no single stride describes (convolution
+// windows): op(B)(p, j) is b_rows[p][j] (k pointers), or b_rows[j][p] with trans_b (n pointers).
+void gemm_rows_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc);
+
+// The kernel behind all three calls. The default is Avx512 where the CPU has it, unless the environment
 // sets WICK_GEMM=openblas (read once; for comparisons). set_gemm_kernel(Avx512) on a CPU without
 // AVX-512 throws.
 enum class GemmKernel { Avx512, OpenBlas };

@@ -125,3 +125,90 @@ TEST_CASE("gemm gives the same bits at 1 and 2 threads, and as one serial call w
   set_num_threads(0);
   set_gemm_kernel(before);
 }
+
+namespace {
+
+struct ConvCase {
+  int64_t n, c, h, w, o, kh, kw, stride, pad, groups;
+};
+
+// conv2d's output and its three gradients (for the loss sum(out * gout)) in float64, from the
+// definition: out[n, oc, y, x] = b[oc] + Σ w[oc, ci, i, j] x[n, g*cg + ci, y*s - p + i, x*s - p + j].
+struct ConvReference {
+  std::vector<double> out, gx, gw, gb;
+};
+ConvReference conv_reference(const ConvCase& k, const std::vector<float>& x, const std::vector<float>& w,
+                             const std::vector<float>& b, const std::vector<float>& gout, int64_t oh, int64_t ow) {
+  const int64_t cg = k.c / k.groups, og = k.o / k.groups;
+  ConvReference r{std::vector<double>(gout.size()), std::vector<double>(x.size()), std::vector<double>(w.size()),
+                  std::vector<double>(b.size())};
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t oc = 0; oc < k.o; ++oc)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          const int64_t at = ((n * k.o + oc) * oh + y) * ow + xo;
+          double acc = b[oc];
+          r.gb[oc] += gout[at];
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t i = 0; i < k.kh; ++i)
+              for (int64_t j = 0; j < k.kw; ++j) {
+                const int64_t iy = y * k.stride - k.pad + i, ix = xo * k.stride - k.pad + j;
+                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
+                const int64_t xi = ((n * k.c + (oc / og) * cg + ci) * k.h + iy) * k.w + ix;
+                const int64_t wi = ((oc * cg + ci) * k.kh + i) * k.kw + j;
+                acc += double(w[wi]) * x[xi];
+                r.gx[xi] += double(w[wi]) * gout[at];
+                r.gw[wi] += double(x[xi]) * gout[at];
+              }
+          r.out[at] = acc;
+        }
+  return r;
+}
+
+void check_close(const Tensor& got, const std::vector<double>& want, const char* what) {
+  CAPTURE(what);
+  const std::vector<float> g = got.to_vector<float>();
+  REQUIRE(g.size() == want.size());
+  double scale = 1;
+  for (double v : want) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < g.size(); ++i) REQUIRE_MESSAGE(std::fabs(g[i] - want[i]) <= 1e-5 * scale, i, ": ", g[i], " vs ", want[i]);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel") {
+  // Covers the padded-width form (stride 1, one group) whose GEMMs take row pointers, and with
+  // OpenBLAS its copy of those rows into one matrix, besides the im2col path (stride 2, groups).
+  const std::vector<ConvCase> cases = {{2, 5, 9, 11, 12, 3, 3, 1, 1, 1}, {3, 4, 7, 7, 16, 3, 3, 1, 0, 1},
+                                       {1, 3, 10, 9, 8, 5, 5, 1, 2, 1},  {1, 6, 28, 28, 16, 3, 3, 1, 1, 1},
+                                       {2, 4, 8, 8, 6, 1, 1, 2, 0, 1},   {2, 4, 8, 9, 6, 3, 3, 2, 1, 2}};
+  const GemmKernel before = gemm_kernel();
+  std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
+  if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);
+  manual_seed(4);
+  for (const ConvCase& k : cases) {
+    CAPTURE(k.c);
+    CAPTURE(k.h);
+    CAPTURE(k.kh);
+    CAPTURE(k.stride);
+    CAPTURE(k.pad);
+    CAPTURE(k.groups);
+    Tensor x = randn({k.n, k.c, k.h, k.w}), w = randn({k.o, k.c / k.groups, k.kh, k.kw}), b = randn({k.o});
+    const int64_t oh = (k.h + 2 * k.pad - k.kh) / k.stride + 1, ow = (k.w + 2 * k.pad - k.kw) / k.stride + 1;
+    Tensor gout = randn({k.n, k.o, oh, ow});
+    const ConvReference ref = conv_reference(k, x.to_vector<float>(), w.to_vector<float>(), b.to_vector<float>(),
+                                             gout.to_vector<float>(), oh, ow);
+    for (GemmKernel kernel : kernels_here) {
+      CAPTURE(gemm_kernel_name(kernel));
+      set_gemm_kernel(kernel);
+      Tensor xg = x.clone().requires_grad_(), wg = w.clone().requires_grad_(), bg = b.clone().requires_grad_();
+      Tensor out = conv2d(xg, wg, bg, k.stride, k.pad, 1, k.groups);
+      sum(mul(out, gout)).backward();
+      check_close(out, ref.out, "out");
+      check_close(xg.grad(), ref.gx, "dL/dx");
+      check_close(wg.grad(), ref.gw, "dL/dw");
+      check_close(bg.grad(), ref.gb, "dL/db");
+    }
+  }
+  set_gemm_kernel(before);
+}

@@ -24,8 +24,10 @@ void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off
   x1 = std::clamp<int64_t>(ceil_div(len + p - off, s), x0, out_len);
 }
 
-// Scratch memory for one thread, reused across calls (slot 0: col, slot 1: d col, slot 2: a
-// padded plane inside im2col / col2im_add). Held either inside chunks that run no nested parallel
+// Scratch memory for one thread, reused across calls (slot 0: col, or the padded-width form's
+// output grid or padded gout; slot 1: d col; slot 2: a padded plane inside im2col / col2im_add,
+// or the padded-width form's padded image). A call that takes a slot may grow it, so a pointer
+// into it taken before is not used after. Held either inside chunks that run no nested parallel
 // work, or (one image) around parallel GEMMs whose blocks use none, so a thread never holds one
 // twice.
 float* scratch(int slot, size_t n) {
@@ -113,6 +115,114 @@ int64_t weight_parts(const Conv2dGeom& g) {
   return std::max<int64_t>(1, std::min<int64_t>(parts, (int64_t(1) << 23) / std::max<int64_t>(wnum, 1)));
 }
 
+// Stride 1, dilation 1, one group, not a plain 1x1: the padded-width form. The image is copied
+// once into zero-padded planes (hp x wp each, end to end, then kw floats of zero slack) and the
+// output is computed on the oh x wp grid. There, column-matrix row (ci, i, j) is the padded planes
+// read from offset ci*hp*wp + i*wp + j on, so the GEMM takes row pointers into them and no column
+// matrix is built; the last wp - ow columns of each output row are computed and dropped.
+bool padded_width_fits(const Conv2dGeom& g) { return g.groups == 1 && unit_stride(g) && !g.col_is_input(); }
+
+// Copies one image (c, h, w) into the padded-width form's zero-padded planes (scratch slot 2).
+const float* pad_image(const Conv2dGeom& g, const float* x_img) {
+  const int64_t wp = g.w + 2 * g.pw, plane = (g.h + 2 * g.ph) * wp;
+  float* padded = scratch(2, static_cast<size_t>(g.c * plane + wp));
+  std::fill(padded, padded + g.c * plane + wp, 0.f);
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    copy_rows(padded + ci * plane + g.ph * wp + g.pw, wp, x_img + ci * g.h * g.w, g.w, g.h, g.w);
+  return padded;
+}
+
+// The column matrix's rows from grid column j0 on: row (ci, i, j) starts at padded + ci*hp*wp +
+// i*wp + j + j0. The vector is the calling thread's.
+const float* const* window_rows(const Conv2dGeom& g, const float* padded, int64_t j0) {
+  thread_local std::vector<const float*> rows;
+  rows.resize(static_cast<size_t>(g.c * g.kh * g.kw));
+  const int64_t wp = g.w + 2 * g.pw, plane = (g.h + 2 * g.ph) * wp;
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) rows[(ci * g.kh + i) * g.kw + j] = padded + ci * plane + i * wp + j + j0;
+  return rows.data();
+}
+
+// out_img (o, oh, ow) = conv(x_img) + b + add_img (b, add_img may be null; add_img may be out_img),
+// then max(., 0) when relu (NaN kept), in the padded-width form. A single image with enough work
+// (split) runs fixed column blocks of the grid in parallel.
+void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
+                          float* out_img, const float* add_img, bool split) {
+  const int64_t wp = g.w + 2 * g.pw, K = g.c * g.kh * g.kw;
+  const int64_t grid = g.oh * wp, P = g.oh * g.ow;
+  const float* padded = pad_image(g, x_img);
+  float* grid_out = scratch(0, static_cast<size_t>(g.o * grid));
+  // Columns [j0, j1) of grid_out (o, oh*wp) = w (o, K) x rows.
+  auto columns = [&](int64_t j0, int64_t j1) {
+    gemm_rows_serial(false, false, g.o, j1 - j0, K, 1.f, w, K, window_rows(g, padded, j0), 0.f, grid_out + j0, grid);
+  };
+  constexpr int64_t kBlock = 192;  // grid columns per parallel block (a multiple of the 48-wide tile)
+  if (split && grid > kBlock && g.o * grid * K >= (int64_t(1) << 19)) {
+    parallel_for(0, (grid + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
+      columns(b0 * kBlock, std::min(grid, b1 * kBlock));
+    });
+  } else {
+    columns(0, grid);
+  }
+  // Each output plane: its grid rows without their last wp - ow columns, then bias, add, relu,
+  // each one loop over the plane (in cache) that vectorizes.
+  for (int64_t oc = 0; oc < g.o; ++oc) {
+    float* __restrict dst = out_img + oc * P;
+    if (add_img == out_img) {
+      add_rows(dst, g.ow, grid_out + oc * grid, wp, g.oh, g.ow);
+    } else {
+      copy_rows(dst, g.ow, grid_out + oc * grid, wp, g.oh, g.ow);
+      if (add_img)
+        for (int64_t i = 0; i < P; ++i) dst[i] += add_img[oc * P + i];
+    }
+    if (b)
+      for (int64_t i = 0; i < P; ++i) dst[i] += b[oc];
+    if (relu)
+      for (int64_t i = 0; i < P; ++i) dst[i] = dst[i] > 0.f || dst[i] != dst[i] ? dst[i] : 0.f;
+  }
+}
+
+// dL/dw of one image in the padded-width form: wacc (o, K) = beta * wacc + gout' (o, oh*wp) x
+// rowsᵀ, where gout' is gout_img with wp - ow zero columns after each row (so the grid columns the
+// forward drops add nothing; a non-finite input value there still makes its taps' sums NaN).
+void weight_grad_padded_width(const Conv2dGeom& g, const float* x_img, const float* gout_img, float* wacc,
+                              float beta) {
+  const int64_t wp = g.w + 2 * g.pw, grid = g.oh * wp, P = g.oh * g.ow, K = g.c * g.kh * g.kw;
+  const float* padded = pad_image(g, x_img);
+  float* gpad = scratch(0, static_cast<size_t>(g.o * grid));
+  for (int64_t oc = 0; oc < g.o; ++oc)
+    for (int64_t y = 0; y < g.oh; ++y) {
+      float* dst = gpad + oc * grid + y * wp;
+      std::copy(gout_img + oc * P + y * g.ow, gout_img + oc * P + (y + 1) * g.ow, dst);
+      std::fill(dst + g.ow, dst + wp, 0.f);
+    }
+  gemm_rows_serial(false, true, g.o, K, grid, 1.f, gpad, grid, window_rows(g, padded, 0), beta, wacc, K);
+}
+
+// dL/dx of a stride-1 convolution is itself one: dx[ci, y, x] = Σ_o Σ_ij gout[o, y + ph - i,
+// x + pw - j] w[o, ci, i, j], that is gout padded by (kh-1-ph, kw-1-pw) convolved with the
+// weights swapped and flipped, w'[ci, o, i, j] = w[o, ci, kh-1-i, kw-1-j]. So it runs through
+// forward_padded_width, adding into gx (needs ph < kh and pw < kw).
+void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* gout, float* gx) {
+  Conv2dGeom t = g;
+  t.c = g.o, t.h = g.oh, t.w = g.ow, t.o = g.c, t.ph = g.kh - 1 - g.ph, t.pw = g.kw - 1 - g.pw, t.oh = g.h, t.ow = g.w;
+  std::vector<float> flipped(static_cast<size_t>(g.o * g.c * g.kh * g.kw));
+  for (int64_t oc = 0; oc < g.o; ++oc)
+    for (int64_t ci = 0; ci < g.c; ++ci)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j)
+          flipped[((ci * g.o + oc) * g.kh + i) * g.kw + j] =
+              w[((oc * g.c + ci) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * g.oh * g.ow;
+  if (g.n == 1) return forward_padded_width(t, gout, flipped.data(), nullptr, false, gx, gx, true);
+  parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, gx + n * in_img, gx + n * in_img,
+                           false);
+  });
+}
+
 }  // namespace
 
 void im2col(const Conv2dGeom& g, const float* in, float* col) {
@@ -175,6 +285,15 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
   }
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
+  if (padded_width_fits(g)) {
+    if (g.n == 1) return forward_padded_width(g, x, w, b, relu, out, add, true);
+    parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n)
+        forward_padded_width(g, x + n * in_img, w, b, relu, out + n * out_img, add ? add + n * out_img : nullptr,
+                             false);
+    });
+    return;
+  }
   const size_t col_size = g.col_is_input() ? 0 : static_cast<size_t>(col_img);
   // out[n, group] (og, P) = bias + w[group] (og, K) x col[group] (K, P).
   auto one = [&](int64_t n, float* colbuf, GemmFn mm) {
@@ -238,13 +357,19 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     conv2d_direct_weight_grad(g, x, gout, gw);
     gw = nullptr;
   }
+  if (gx && padded_width_fits(g) && g.ph < g.kh && g.pw < g.kw) {
+    input_grad_padded_width(g, w, gout, gx);
+    gx = nullptr;
+  }
   if (!gx && !gw) return;
 
   // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the
   // range's partial is assigned, then accumulated) and its input gradient into gx.
   auto one = [&](int64_t n, float* wacc, float wbeta, float* colbuf, float* dcolbuf, GemmFn mm) {
     const float* go = gout + n * out_img;
-    if (wacc) {
+    if (wacc && padded_width_fits(g)) {
+      weight_grad_padded_width(g, x + n * in_img, go, wacc, wbeta);
+    } else if (wacc) {
       const float* col = x + n * in_img;
       if (!g.col_is_input()) {
         im2col(g, col, colbuf);
@@ -278,14 +403,20 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     return;
   }
   const int64_t parts = weight_parts(g);
-  std::vector<float> partial(static_cast<size_t>(parts * wnum));
+  // The partials live in the calling thread's buffer, kept across calls: each range assigns its
+  // first image's gradient, so nothing needs zeroing, and no pages are mapped again every step.
+  // (The workers reach it through this pointer: a thread_local named inside them is their own.)
+  thread_local std::vector<float> partial_buffer;
+  if (partial_buffer.size() < static_cast<size_t>(parts * wnum))
+    partial_buffer.resize(static_cast<size_t>(parts * wnum));
+  float* partial = partial_buffer.data();
   parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
     float* colbuf = scratch(0, col_size);
     float* dcolbuf = gx ? scratch(1, col_size) : nullptr;
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * g.n / parts, n1 = (q + 1) * g.n / parts;
       for (int64_t n = n0; n < n1; ++n)
-        one(n, partial.data() + q * wnum, n == n0 ? 0.f : 1.f, colbuf, dcolbuf, gemm_serial);
+        one(n, partial + q * wnum, n == n0 ? 0.f : 1.f, colbuf, dcolbuf, gemm_serial);
     }
   });
   // gw += Σ_q partial[q], each element summed in q order; vectorized across elements.
@@ -294,7 +425,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     const int64_t len = i1 - i0;
     for (int64_t i = 0; i < len; ++i) sum[i] = partial[i0 + i];
     for (int64_t q = 1; q < parts; ++q) {
-      const float* __restrict p = partial.data() + q * wnum + i0;
+      const float* __restrict p = partial + q * wnum + i0;
       for (int64_t i = 0; i < len; ++i) sum[i] += p[i];
     }
     for (int64_t i = 0; i < len; ++i) gw[i0 + i] += sum[i];

@@ -1,6 +1,6 @@
-// AVX-512 SGEMM, blocked as Goto and van de Geijn describe (2008): op(B) is packed in strips of
-// kNR columns, op(A) in panels of kMR rows, kKC deep at a time, and an kMR x kNR register tile
-// (24 zmm accumulators) multiplies one panel by one strip with kKC rank-1 updates. This file is
+// AVX-512 SGEMM, blocked as Goto and van de Geijn describe (2008): op(A) is packed in panels of
+// kMR rows, kKC deep at a time, op(B) taken in strips of kNR columns, and an kMR x kNR register
+// tile (24 zmm accumulators) multiplies one panel by one strip with kKC rank-1 updates. This file is
 // compiled with -mavx512f -mavx512vl (CMakeLists.txt); blas.cpp calls it only after cpu_has_avx512().
 #include "core/kernels/gemm.h"
 
@@ -26,6 +26,13 @@ float* buffer(int slot, size_t n) {
   thread_local std::vector<float> bufs[2];
   if (bufs[slot].size() < n) bufs[slot].resize(n);
   return bufs[slot].data();
+}
+
+// The calling thread's row pointers for gemm_avx512's strided op(B).
+const float** row_buffer(size_t n) {
+  thread_local std::vector<const float*> rows;
+  if (rows.size() < n) rows.resize(n);
+  return rows.data();
 }
 
 // Transposes the 16 x 16 block r[0..16) in place (r[i][j] <-> r[j][i]): pairs of rows are
@@ -56,16 +63,16 @@ inline void transpose16(__m512 r[16]) {
 
 __mmask16 first(int64_t count) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1); }
 
-// dst row q (stride dst_ld, q < kc) gets element q of src rows 0 .. rows-1 (stride src_ld, rows
-// <= 16) in its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are
-// written. 16 x 16 blocks go through registers.
-void pack_transposed(const float* src, int64_t src_ld, int64_t rows, int64_t kc, float* dst, int64_t dst_ld,
+// dst row q (stride dst_ld, q < kc) gets element p0 + q of src rows 0 .. rows-1 (rows <= 16) in
+// its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are written.
+// 16 x 16 blocks go through registers.
+void pack_transposed(const float* const* src, int64_t p0, int64_t rows, int64_t kc, float* dst, int64_t dst_ld,
                      int width) {
   __m512 r[16];
   for (int64_t p = 0; p < kc; p += 16) {
     const __mmask16 cols = first(kc - p);
     for (int64_t i = 0; i < 16; ++i)
-      r[i] = i < rows ? _mm512_maskz_loadu_ps(cols, src + i * src_ld + p) : _mm512_setzero_ps();
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(cols, src[i] + p0 + p) : _mm512_setzero_ps();
     transpose16(r);
     for (int64_t q = 0; q < std::min<int64_t>(16, kc - p); ++q) {
       if (width == 16) _mm512_storeu_ps(dst + (p + q) * dst_ld, r[q]);
@@ -81,36 +88,45 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t i0, int64_t mr, int
     for (int64_t p = 0; p < kc; ++p)
       _mm256_storeu_ps(ap + p * kMR, _mm256_maskz_loadu_ps(rows, a + (p0 + p) * lda + i0));
   } else {  // op(A)(i, p) = a[i * lda + p]: rows of A become columns of the panel
-    pack_transposed(a + i0 * lda + p0, lda, mr, kc, ap, kMR, kMR);
+    const float* rows[kMR];
+    for (int64_t r = 0; r < mr; ++r) rows[r] = a + (i0 + r) * lda;
+    pack_transposed(rows, p0, mr, kc, ap, kMR, kMR);
   }
 }
 
-// bp (kc, kNR) = rows p0.. p0+kc of op(B), columns j0.. j0+nr; columns past nr are 0.
-void pack_b(bool trans, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nr, float* bp) {
-  if (trans) {  // op(B)(p, j) = b[j * ldb + p]: rows of B become columns of the strip, 16 at a time
-    for (int v = 0; v < kNV; ++v)
-      pack_transposed(b + (j0 + 16 * v) * ldb + p0, ldb, std::max<int64_t>(0, nr - 16 * v), kc, bp + 16 * v, kNR, 16);
-  } else {  // op(B)(p, j) = b[p * ldb + j]: rows copied whole
-    for (int64_t p = 0; p < kc; ++p)
-      for (int v = 0; v < kNV; ++v)
-        _mm512_storeu_ps(bp + p * kNR + 16 * v, _mm512_maskz_loadu_ps(first(nr - 16 * v), b + (p0 + p) * ldb + j0 + 16 * v));
-  }
+// bp (kc, kNR) = rows p0.. p0+kc of a transposed op(B), columns j0.. j0+nr, where op(B)(p, j) is
+// rows[j][p]; columns past nr are 0. Rows of B become columns of the strip, 16 at a time.
+void pack_b(const float* const* rows, int64_t p0, int64_t kc, int64_t j0, int64_t nr, float* bp) {
+  for (int v = 0; v < kNV; ++v)
+    pack_transposed(rows + j0 + 16 * v, p0, std::max<int64_t>(0, nr - 16 * v), kc, bp + 16 * v, kNR, 16);
 }
 
-// c (mr, NV*16 columns, the last vector masked by last) = alpha * ap (kc, kMR)ᵀ-panel x bp (kc, kNR)
-// + beta * c. Only the first mr rows of c are touched; beta == 0 does not read c.
-template <int NV>
-void tile(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c, int64_t ldc, int64_t mr,
+// Where a tile reads op(B): a packed strip (kc, kNR), or the rows themselves from column j0 on
+// (no copy; the last vector's load is masked to the columns that exist).
+struct PackedStrip {
+  const float* bp;
+  __m512 load(int64_t p, int v, __mmask16) const { return _mm512_loadu_ps(bp + p * kNR + 16 * v); }
+};
+struct DirectRows {
+  const float* const* rows;
+  int64_t j0;
+  __m512 load(int64_t p, int v, __mmask16 mask) const { return _mm512_maskz_loadu_ps(mask, rows[p] + j0 + 16 * v); }
+};
+
+// c (mr, NV*16 columns, the last vector masked by last) = alpha * ap (kc, kMR)ᵀ-panel x op(B)
+// (kc, NV*16) + beta * c. Only the first mr rows of c are touched; beta == 0 does not read c.
+template <int NV, typename Src>
+void tile(int64_t kc, const float* __restrict ap, const Src& src, float* c, int64_t ldc, int64_t mr,
           __mmask16 last, float alpha, float beta) {
   __m512 acc[kMR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p, ap += kMR, bp += kNR) {
+  for (int64_t p = 0; p < kc; ++p, ap += kMR) {
     __m512 bv[NV];
 #pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(bp + 16 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = src.load(p, v, v == NV - 1 ? last : __mmask16(0xFFFF));
 #pragma GCC unroll 8
     for (int r = 0; r < kMR; ++r) {
       const __m512 ar = _mm512_set1_ps(ap[r]);
@@ -131,13 +147,14 @@ void tile(int64_t kc, const float* __restrict ap, const float* __restrict bp, fl
 }
 
 // One panel x strip product for nr <= kNR columns: picks the tile with the fewest vectors.
-void tile_any(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
-              float alpha, float beta) {
+template <typename Src>
+void tile_any(int64_t kc, const float* ap, const Src& src, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+              float beta) {
   const int nv = static_cast<int>((nr + 15) / 16);
   const __mmask16 last = first(nr - 16 * (nv - 1));
-  if (nv == 3) tile<3>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
-  else if (nv == 2) tile<2>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
-  else tile<1>(kc, ap, bp, c, ldc, mr, last, alpha, beta);
+  if (nv == 3) tile<3>(kc, ap, src, c, ldc, mr, last, alpha, beta);
+  else if (nv == 2) tile<2>(kc, ap, src, c, ldc, mr, last, alpha, beta);
+  else tile<1>(kc, ap, src, c, ldc, mr, last, alpha, beta);
 }
 
 }  // namespace
@@ -147,32 +164,61 @@ bool cpu_has_avx512() {
   return has;
 }
 
-// Loops, outermost first: column blocks of kNC, depth blocks of kKC (each packs its op(B) block
-// once), row blocks of kMC (each packs its op(A) block once), then every strip x panel tile. The
-// depth blocks run in order from p = 0, so each element's sum over k has one order for a given k.
-void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+// Loops, outermost first: column blocks of kNC, depth blocks of kKC, row blocks of kMC (each packs
+// its op(A) block once), then every strip x panel tile. A transposed op(B) is packed once per
+// depth block; an untransposed one is read in place, row by row (packing it would copy all of op(B)
+// once per product, as costly as the multiply-adds when op(A) has few rows, as in a convolution's
+// 16-64 output channels). The depth blocks run in order from p = 0, so each element's sum over k
+// has one order for a given k.
+void gemm_avx512_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc) {
   for (int64_t jc = 0; jc < n; jc += kNC) {
     const int64_t nc = std::min(kNC, n - jc), strips = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < k; pc += kKC) {
       const int64_t kc = std::min(kKC, k - pc);
       const float block_beta = pc == 0 ? beta : 1.f;
-      float* bpack = buffer(0, static_cast<size_t>(strips * kc * kNR));
-      for (int64_t s = 0; s < strips; ++s)
-        pack_b(trans_b, b, ldb, pc, kc, jc + s * kNR, std::min<int64_t>(kNR, nc - s * kNR), bpack + s * kc * kNR);
+      float* bpack = trans_b ? buffer(0, static_cast<size_t>(strips * kc * kNR)) : nullptr;
+      for (int64_t s = 0; trans_b && s < strips; ++s)
+        pack_b(b_rows, pc, kc, jc + s * kNR, std::min<int64_t>(kNR, nc - s * kNR), bpack + s * kc * kNR);
       for (int64_t ic = 0; ic < m; ic += kMC) {
         const int64_t mc = std::min(kMC, m - ic), panels = (mc + kMR - 1) / kMR;
         float* apack = buffer(1, static_cast<size_t>(panels * kc * kMR));
         for (int64_t q = 0; q < panels; ++q)
           pack_a(trans_a, a, lda, ic + q * kMR, std::min<int64_t>(kMR, mc - q * kMR), pc, kc, apack + q * kc * kMR);
         for (int64_t s = 0; s < strips; ++s)
-          for (int64_t q = 0; q < panels; ++q)
-            tile_any(kc, apack + q * kc * kMR, bpack + s * kc * kNR, c + (ic + q * kMR) * ldc + jc + s * kNR, ldc,
-                     std::min<int64_t>(kMR, mc - q * kMR), std::min<int64_t>(kNR, nc - s * kNR), alpha,
-                     block_beta);
+          for (int64_t q = 0; q < panels; ++q) {
+            const float* ap = apack + q * kc * kMR;
+            float* cq = c + (ic + q * kMR) * ldc + jc + s * kNR;
+            const int64_t mr = std::min<int64_t>(kMR, mc - q * kMR), nr = std::min<int64_t>(kNR, nc - s * kNR);
+            if (trans_b) tile_any(kc, ap, PackedStrip{bpack + s * kc * kNR}, cq, ldc, mr, nr, alpha, block_beta);
+            else tile_any(kc, ap, DirectRows{b_rows + pc, jc + s * kNR}, cq, ldc, mr, nr, alpha, block_beta);
+          }
       }
     }
   }
+}
+
+int64_t avx512_fma_probe(int64_t iters) {
+  constexpr int kChains = 24;  // as many as the register tile: more than pipes x latency
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+#pragma GCC unroll 24
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  __m512 sum = acc[0];
+  for (int i = 1; i < kChains; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  volatile float sink = _mm512_reduce_add_ps(sum);  // keeps the loop
+  (void)sink;
+  return iters * kChains * 16 * 2;
+}
+
+void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int64_t rows = trans_b ? n : k;
+  const float** b_rows = row_buffer(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) b_rows[r] = b + r * ldb;
+  gemm_avx512_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
 }
 
 }  // namespace wick::kernels
@@ -183,6 +229,9 @@ namespace wick::kernels {
 bool cpu_has_avx512() { return false; }
 void gemm_avx512(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                  float*, int64_t) {}
+void gemm_avx512_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float* const*, float,
+                      float*, int64_t) {}
+int64_t avx512_fma_probe(int64_t) { return 0; }
 }  // namespace wick::kernels
 
 #endif

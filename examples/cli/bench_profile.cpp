@@ -2,6 +2,7 @@
 // each module, backward through autograd's observer), with GFLOP/s against the measured sgemm
 // peak and a compulsory-traffic estimate against the measured memory bandwidth (a roofline).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "bench.h"
 #include "core/blas.h"
+#include "core/kernels/gemm.h"
 
 namespace wick::cli {
 namespace {
@@ -40,6 +42,21 @@ void sgemm_rates(std::vector<double>& rates) {
   }
 }
 
+// GFLOP/s of 4 timings of the register-only AVX-512 FMA loop on every worker thread at once (one
+// chunk per thread), added to `rates`; nothing on a CPU without AVX-512.
+void fma_rates(std::vector<double>& rates) {
+  if (!kernels::cpu_has_avx512()) return;
+  const int threads = get_num_threads();
+  const int64_t iters = int64_t(1) << 22;
+  for (int r = 0; r < 5; ++r) {
+    std::atomic<int64_t> flops{0};
+    auto start = Clock::now();
+    parallel_for(0, threads, 1, [&](int64_t, int64_t) { flops += kernels::avx512_fma_probe(iters); });
+    double s = seconds_since(start);
+    if (r > 0) rates.push_back(static_cast<double>(flops.load()) / s / 1e9);
+  }
+}
+
 // GB/s of 4 timings of the triad a = b + 3c over three arrays of n floats each (12 bytes per
 // element moved) on the worker threads, `inner` times per timing, added to `rates`.
 void triad_rates(int64_t n, int inner, std::vector<double>& rates) {
@@ -58,8 +75,9 @@ void triad_rates(int64_t n, int inner, std::vector<double>& rates) {
 // The machine's roofs, measured before and after the profiled steps (medians of both), so that
 // load changing during the run weighs on them as on the steps.
 struct Roofs {
-  std::vector<double> peak, dram, cache;  // GFLOP/s, GB/s, GB/s
+  std::vector<double> fma, peak, dram, cache;  // GFLOP/s, GFLOP/s, GB/s, GB/s
   void measure() {
+    fma_rates(fma);
     sgemm_rates(peak);
     triad_rates(int64_t(16) << 20, 1, dram);  // 3 x 64 MiB: far beyond the caches
     triad_rates(int64_t(1) << 19, 20, cache);  // 3 x 2 MiB: stays in L2/L3
@@ -217,7 +235,10 @@ int run_profile(const BenchArgs& a, const Data& data) {
     r.bwd_ms = 1e3 * summarize(r.bwd).median;
     total_ms += r.ms();
   }
-  const double peak = summarize(roofs.peak).median;
+  const double sgemm = summarize(roofs.peak).median;
+  // %peak and the machine balance use the FMA peak where it was measured (AVX-512), else sgemm's.
+  const double fma = roofs.fma.empty() ? 0.0 : summarize(roofs.fma).median;
+  const double peak = fma > 0 ? fma : sgemm;
   const double dram = summarize(roofs.dram).median, cache = summarize(roofs.cache).median;
   const double balance = peak / dram;  // FLOP per byte where the DRAM roof meets the compute roof
   const double step_median = summarize(step_ms).median;
@@ -227,9 +248,11 @@ int run_profile(const BenchArgs& a, const Data& data) {
               "(after %lld warm-up)\n",
               a.model.c_str(), static_cast<long long>(a.profile_batch), threads, threads == 1 ? "" : "s", static_cast<long long>(steps),
               static_cast<long long>(warmup));
-  std::printf("sgemm peak %.1f GFLOP/s (wick::gemm 1024^3); memory bandwidth (triad) %.1f GB/s from DRAM (3 x 64 MiB), "
-              "%.1f GB/s in cache (3 x 2 MiB)\n",
-              peak, dram, cache);
+  if (fma > 0)
+    std::printf("FMA peak %.1f GFLOP/s (a register-only AVX-512 FMA loop on every thread); ", fma);
+  std::printf("sgemm peak %.1f GFLOP/s (wick::gemm 1024^3, %s kernel); memory bandwidth (triad) %.1f GB/s from DRAM "
+              "(3 x 64 MiB), %.1f GB/s in cache (3 x 2 MiB)\n",
+              sgemm, gemm_kernel_name(gemm_kernel()), dram, cache);
   std::printf("step %.2f ms median wall time (%.0f img/s); the rows sum to %.2f ms\n\n", step_median,
               1e3 * static_cast<double>(a.profile_batch) / step_median, total_ms);
   std::printf("%-32s %8s %8s %8s %6s %8s %8s %8s %6s %7s %6s  %s\n", "layer", "fwd ms", "bwd ms", "total", "share",
@@ -276,13 +299,13 @@ int run_profile(const BenchArgs& a, const Data& data) {
     jops.push_back({{"op", name}, {"nodes", nodes}, {"ms", ms}});
   }
   std::printf("\nGF/s: conv and linear GEMM work (2*M*N*K per product: forward, dL/dx, dL/dw) per second; %%peak of\n"
-              "the sgemm peak above. MB: compulsory traffic of forward + backward (each tensor read or written\n"
+              "the %s peak above. MB: compulsory traffic of forward + backward (each tensor read or written\n"
               "once); bound: compute when FLOP/byte exceeds the machine balance %.1f (peak / DRAM bandwidth).\n",
-              balance);
+              fma > 0 ? "FMA" : "sgemm", balance);
   if (a.json)
     std::cout << nlohmann::json{{"profile",
                                  {{"batch", a.profile_batch}, {"threads", threads}, {"steps", steps},
-                                  {"warmup", warmup}, {"sgemm_peak_gflops", peak}, {"dram_gbs", dram},
+                                  {"warmup", warmup}, {"sgemm_peak_gflops", sgemm}, {"fma_peak_gflops", fma}, {"dram_gbs", dram},
                                   {"cache_gbs", cache}, {"step_ms", step_median}, {"rows", jrows},
                                   {"backward_ops", jops}}}}
                      .dump()

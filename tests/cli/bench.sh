@@ -48,6 +48,8 @@ for row in '0 Conv2d' '1 BatchNorm2dReLU ' '2 Identity: in row 1' '4 Conv2d' '9 
 done
 expect_line '^  conv2d +2 ' "bench --profile backward op conv2d (2 nodes per step)"
 expect_line '^  batch_norm_relu +2 ' "bench --profile backward op batch_norm_relu (fused, as in training)"
-expect_line '^sgemm peak [0-9.]+ GFLOP/s' "bench --profile sgemm peak"
+expect_line '^(FMA peak [0-9.]+ GFLOP/s .*; )?sgemm peak [0-9.]+ GFLOP/s \(wick::gemm 1024\^3, (avx512|openblas) kernel\)' \
+  "bench --profile sgemm peak (and the FMA peak where the CPU has AVX-512)"
+if grep -q avx512f /proc/cpuinfo; then expect_positive fma_peak_gflops "bench --profile --json (AVX-512)"; fi
 for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
 finish
