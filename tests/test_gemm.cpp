@@ -176,12 +176,15 @@ void check_close(const Tensor& got, const std::vector<double>& want, const char*
 
 }  // namespace
 
-TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel") {
-  // Covers the padded-width form (stride 1, one group) whose GEMMs take row pointers, and with
-  // OpenBLAS its copy of those rows into one matrix, besides the im2col path (stride 2, groups).
-  const std::vector<ConvCase> cases = {{2, 5, 9, 11, 12, 3, 3, 1, 1, 1}, {3, 4, 7, 7, 16, 3, 3, 1, 0, 1},
-                                       {1, 3, 10, 9, 8, 5, 5, 1, 2, 1},  {1, 6, 28, 28, 16, 3, 3, 1, 1, 1},
-                                       {2, 4, 8, 8, 6, 1, 1, 2, 0, 1},   {2, 4, 8, 9, 6, 3, 3, 2, 1, 2}};
+TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, the same at 1 and 2 threads") {
+  // Covers the padded-width form (stride 1, one group; with OpenBLAS the copy of its row pointers
+  // into one matrix) and the im2col path (stride 2, groups).
+  // The first seven run the padded-width form (odd sizes, one image whose grid columns are split
+  // in parallel blocks, twenty images, 5x5), the last two im2col.
+  const std::vector<ConvCase> cases = {
+      {2, 8, 9, 11, 12, 3, 3, 1, 1, 1}, {3, 16, 7, 7, 8, 3, 3, 1, 0, 1}, {1, 16, 14, 14, 32, 3, 3, 1, 1, 1},
+      {20, 8, 5, 6, 8, 3, 3, 1, 1, 1},  {2, 5, 9, 11, 12, 3, 3, 1, 1, 1}, {1, 3, 10, 9, 8, 5, 5, 1, 2, 1},
+      {1, 6, 28, 28, 16, 3, 3, 1, 1, 1}, {2, 4, 8, 8, 6, 1, 1, 2, 0, 1},  {2, 4, 8, 9, 6, 3, 3, 2, 1, 2}};
   const GemmKernel before = gemm_kernel();
   std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
   if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);
@@ -201,14 +204,21 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel") 
     for (GemmKernel kernel : kernels_here) {
       CAPTURE(gemm_kernel_name(kernel));
       set_gemm_kernel(kernel);
-      Tensor xg = x.clone().requires_grad_(), wg = w.clone().requires_grad_(), bg = b.clone().requires_grad_();
-      Tensor out = conv2d(xg, wg, bg, k.stride, k.pad, 1, k.groups);
-      sum(mul(out, gout)).backward();
-      check_close(out, ref.out, "out");
-      check_close(xg.grad(), ref.gx, "dL/dx");
-      check_close(wg.grad(), ref.gw, "dL/dw");
-      check_close(bg.grad(), ref.gb, "dL/db");
+      std::vector<std::vector<float>> bits;  // out and the three gradients, at 1 then 2 threads
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Tensor xg = x.clone().requires_grad_(), wg = w.clone().requires_grad_(), bg = b.clone().requires_grad_();
+        Tensor out = conv2d(xg, wg, bg, k.stride, k.pad, 1, k.groups);
+        sum(mul(out, gout)).backward();
+        check_close(out, ref.out, "out");
+        check_close(xg.grad(), ref.gx, "dL/dx");
+        check_close(wg.grad(), ref.gw, "dL/dw");
+        check_close(bg.grad(), ref.gb, "dL/db");
+        for (const Tensor& t : {out, xg.grad(), wg.grad(), bg.grad()}) bits.push_back(t.to_vector<float>());
+      }
+      for (size_t i = 0; i < 4; ++i) CHECK_MESSAGE(bits[i] == bits[i + 4], "tensor ", i, " differs between 1 and 2 threads");
     }
   }
+  set_num_threads(0);
   set_gemm_kernel(before);
 }
