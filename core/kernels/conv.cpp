@@ -1,7 +1,9 @@
-// 2-D convolution as GEMMs over im2col column matrices. Images run in parallel (each image's
-// result is computed the same way whatever the thread count); the weight gradient sums fixed
-// image ranges into per-range partials that are added in range order, so it is deterministic too.
-// Shapes with few taps go to the direct kernels instead (conv_direct.h), forward and dL/dw.
+// 2-D convolution as GEMMs over column matrices: stride-1 convs (one group) read them in place
+// from a padded copy of each image (the padded-width form below), others build them with im2col.
+// Images run in parallel (each image's result is computed the same way whatever the thread
+// count); the weight gradient sums fixed image ranges into per-range partials that are added in
+// range order, so it is deterministic too. Shapes with few taps go to the direct kernels instead
+// (conv_direct.h), forward and dL/dw.
 #include "core/kernels/conv.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // Raw 2-D convolution kernels: im2col / col2im and the GEMM-based forward and backward behind
-// wick::conv2d. Plain pointers to contiguous float32 data; dims come in a Conv2dGeom.
+// wick::conv2d (stride-1 shapes need no column matrix at all: conv.cpp's padded-width form). Plain pointers to contiguous float32 data; dims come in a Conv2dGeom.
 #pragma once
 #include <cstdint>
 

@@ -5,7 +5,6 @@
 #include "core/kernels/gemm.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #if defined(__AVX512F__) && defined(__AVX512VL__)
@@ -19,7 +18,7 @@ constexpr int kNV = 3;             // zmm vectors across one tile row
 constexpr int kNR = kNV * 16;      // columns of the register tile
 constexpr int64_t kKC = 256;       // depth of one packed block (a kKC x kNR strip is 48 KiB)
 constexpr int64_t kMC = 192;       // rows of op(A) packed at once (192 x kKC: 192 KiB, in L2)
-constexpr int64_t kNC = 3072;      // columns of op(B) packed at once (3 MiB, in L3)
+constexpr int64_t kNC = 3072;      // columns of op(B) per block (packed when transposed: 3 MiB, in L3)
 
 // Packing buffers of the calling thread, grown as needed and reused.
 float* buffer(int slot, size_t n) {
