@@ -111,6 +111,9 @@ class ModuleHolder {
     requires std::is_constructible_v<Impl, Args...>
   explicit ModuleHolder(Args&&... args) : impl_(std::make_shared<Impl>(std::forward<Args>(args)...)) {}
   ModuleHolder(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}  // NOLINT: implicit on purpose
+  // An empty holder, assigned later (libtorch's `nn::Conv2d conv{nullptr};` member); tests false.
+  ModuleHolder(std::nullptr_t) {}  // NOLINT: implicit on purpose
+  explicit operator bool() const { return impl_ != nullptr; }
 
   Impl* operator->() const { return impl_.get(); }
   Impl& operator*() const { return *impl_; }

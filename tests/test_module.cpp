@@ -47,6 +47,32 @@ TEST_CASE("module handles share their module") {
   CHECK(s->parameters()[0].same_storage(a->weight));
 }
 
+namespace {
+// A user module whose members are holders assigned from register_module, as in libtorch.
+class HeldImpl : public nn::Module {
+ public:
+  explicit HeldImpl(bool with_extra) {
+    fc = register_module("fc", nn::Linear(3, 2));
+    if (with_extra) extra = register_module("extra", nn::Linear(2, 2));
+  }
+  Tensor forward(const Tensor& x) override { return extra ? extra(fc(x)) : fc(x); }
+  nn::Linear fc{nullptr}, extra{nullptr};
+};
+}  // namespace
+
+TEST_CASE("holders start empty with nullptr and take register_module's result") {
+  nn::Linear empty{nullptr};
+  CHECK_FALSE(empty);
+  CHECK(empty.ptr() == nullptr);
+  HeldImpl plain(false), both(true);
+  CHECK(plain.fc);
+  CHECK_FALSE(plain.extra);
+  CHECK(plain.named_parameters().size() == 2);
+  CHECK(both.named_parameters().size() == 4);
+  CHECK(both.fc.ptr() == both.named_children()[0].second);  // the member is the registered child
+  CHECK(both.forward(randn({5, 3})).shape() == Shape{5, 2});
+}
+
 TEST_CASE("the printout matches PyTorch's module repr") {
   auto model = nn::small_cnn();
   CHECK(model->repr() ==
