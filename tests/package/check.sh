@@ -16,6 +16,7 @@ cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUI
 cmake --build "$work/build" > "$work/build.log"
 "$work/build/consumer"
 "$work/build/export_onnx" "$work/model.onnx"
+"$work/build/custom_dataset" > "$work/custom_dataset.log"
 # It trains one epoch of Fashion-MNIST and saves model.safetensors where it runs.
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   (cd "$work" && "$work/build/readme_program")
