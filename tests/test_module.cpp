@@ -73,6 +73,60 @@ TEST_CASE("holders start empty with nullptr and take register_module's result") 
   CHECK(both.forward(randn({5, 3})).shape() == Shape{5, 2});
 }
 
+namespace {
+// A module of two inputs: gate(x, c) = x * sigmoid(fc(c)). It declares its own forward and is
+// called by its parent's forward (or through its holder), never by a container.
+struct GateOptions {
+  int64_t features = 1;
+  void fields(nn::Fields& f) { f.required("features", features, nn::Check::Positive); }
+};
+class GateImpl : public nn::Module {
+ public:
+  explicit GateImpl(const GateOptions& o) : options(o) { fc = register_module("fc", nn::Linear(o.features, o.features)); }
+  Tensor forward(const Tensor& x, const Tensor& context) { return mul(x, sigmoid(fc(context))); }
+  GateOptions options;
+  nn::Linear fc{nullptr};
+};
+WICK_MODULE(Gate);
+WICK_REGISTER(GateImpl, "TestGate");
+
+struct GatedNetOptions {
+  void fields(nn::Fields&) {}
+};
+class GatedNetImpl : public nn::Module {
+ public:
+  explicit GatedNetImpl(const GatedNetOptions& o) : options(o) {
+    body = register_module("body", nn::Linear(4, 3));
+    gate = register_module("gate", Gate(GateOptions{3}));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = body(x);
+    return gate(h, x.narrow(1, 0, 3));  // the holder passes both tensors to GateImpl::forward
+  }
+  GatedNetOptions options;
+  nn::Linear body{nullptr};
+  Gate gate{nullptr};
+};
+WICK_REGISTER(GatedNetImpl, "TestGatedNet");
+}  // namespace
+
+TEST_CASE("a module of two inputs: called by its parent, saved and reloaded with it") {
+  manual_seed(3);
+  auto net = std::make_shared<GatedNetImpl>(GatedNetOptions{});
+  Tensor x = randn({5, 4});
+  Tensor y = net->forward(x);
+  CHECK(y.shape() == Shape{5, 3});
+  Tensor want = mul(net->body(x), sigmoid(net->gate->fc(x.narrow(1, 0, 3))));
+  CHECK_CLOSE(y, want, 1e-6, 1e-7);
+  // A container would call the one-tensor forward, which a two-input module does not have.
+  CHECK_THROWS_WITH(net->gate->Module::forward(x), "TestGate: this module has no forward(Tensor)");
+  test::TempFile file;
+  nn::save(*net, file.path);
+  auto back = nn::load_module(file.path);
+  CHECK(back->type_name() == "TestGatedNet");
+  CHECK_CLOSE(back->forward(x), y, 1e-6, 1e-7);
+}
+
 TEST_CASE("the printout matches PyTorch's module repr") {
   auto model = nn::small_cnn();
   CHECK(model->repr() ==
