@@ -247,7 +247,7 @@ Subcommand add_bench(CLI::App& app) {
       ->check(nonnegative_number());
   s.cmd->add_flag("--profile", args->profile,
                   "instead of the workloads, time each layer's forward and backward in training steps "
-                  "(GFLOP/s against the measured sgemm peak)")
+                  "(GFLOP/s against the measured FMA peak, or the sgemm peak without AVX-512)")
       ->excludes(only);
   s.cmd->add_option("--profile-batch", args->profile_batch, "batch size of the --profile steps")
       ->check(positive_number())
