@@ -4,6 +4,7 @@
 #include <cmath>
 #include <mutex>
 #include <random>
+#include <sstream>
 
 namespace wick {
 namespace {
@@ -26,6 +27,24 @@ double uniform_locked() {
 void manual_seed(uint64_t seed) {
   std::lock_guard<std::mutex> lock(gen_mutex);
   generator().seed(static_cast<std::mt19937::result_type>(seed ^ (seed >> 32)));
+}
+
+std::string random_state() {
+  std::lock_guard<std::mutex> lock(gen_mutex);
+  std::ostringstream os;
+  os << generator();
+  return os.str();
+}
+
+void set_random_state(const std::string& state) {
+  std::istringstream is(state);
+  std::mt19937 restored;
+  is >> restored;
+  is >> std::ws;
+  WICK_CHECK(!is.fail() && is.eof(), "set_random_state: not a generator state (", std::mt19937::state_size,
+             " numbers expected, then an index)");
+  std::lock_guard<std::mutex> lock(gen_mutex);
+  generator() = restored;
 }
 
 uint32_t random_u32() {

@@ -2,12 +2,19 @@
 // (std::mt19937's output is specified by the standard; the float conversions are wick's own).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "core/tensor.h"
 
 namespace wick {
 
 void manual_seed(uint64_t seed);
+
+// The global generator's whole state as text (std::mt19937's standard stream form), and restoring
+// it, so a resumed run draws what the uninterrupted run would have. Throws wick::Error for text
+// that is not such a state.
+std::string random_state();
+void set_random_state(const std::string& state);
 
 // Raw draws from the global generator (for data shuffling, dropout masks, init).
 uint32_t random_u32();

@@ -39,10 +39,11 @@ struct DataLoader::Epoch {
     if (prefetch && b < num_batches) task = std::make_unique<BackgroundTask>([this, b] { next = make(b); });
   }
 
-  void first() {
-    if (num_batches == 0) return;
-    current = make(0);
-    start(1);
+  void first(int64_t b) {
+    k = b;
+    if (k >= num_batches) return;
+    current = make(k);
+    start(k + 1);
   }
 
   void advance() {
@@ -102,7 +103,11 @@ uint64_t DataLoader::augmentation_seed(int64_t epoch) const {
   return derive_seed(derive_seed(options_.seed(), kAugmentStream), static_cast<uint64_t>(epoch));
 }
 
-DataLoader::Iterator DataLoader::begin() {
+DataLoader::Iterator DataLoader::begin() { return begin_at(0); }
+
+DataLoader::Iterator DataLoader::begin_at(int64_t first) {
+  WICK_CHECK(first >= 0 && first <= size(), "DataLoader::begin_at: batch ", first, " is outside the epoch's ", size(),
+             " batches");
   auto e = std::make_shared<Epoch>();
   e->dataset = dataset_;
   e->order = order(epoch_);
@@ -111,7 +116,7 @@ DataLoader::Iterator DataLoader::begin() {
   e->seed = augmentation_seed(epoch_);
   e->prefetch = options_.prefetch();
   ++epoch_;
-  e->first();
+  e->first(first);
   return Iterator(std::move(e));
 }
 

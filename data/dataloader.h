@@ -71,6 +71,9 @@ class DataLoader {
   // Starts the next epoch: epoch() numbers from 0, each begin() uses the current number and then
   // advances it. A range-for over the loader is one epoch.
   Iterator begin();
+  // begin() starting at batch `first` of the epoch (0 <= first <= size()); the batches before it
+  // are not built. Resuming a run mid-epoch.
+  Iterator begin_at(int64_t first);
   Iterator end() { return Iterator(); }
 
   int64_t size() const;  // batches per epoch

@@ -29,18 +29,16 @@ Named<Tensor> state_dict(const Module& module) {
 
 void save(const Module& module, const std::string& path) {
   std::map<std::string, std::string> metadata{{"format", "pt"}};
+  metadata["wick.module_state"] = module_state_json(module);
   try {
     metadata["wick.architecture"] = architecture_json(module);
-    metadata["wick.module_state"] = module_state_json(module);
   } catch (const Error& e) {
     metadata["wick.no_architecture"] = e.what();
   }
   write_safetensors(path, state_dict(module), metadata);
 }
 
-namespace {
-
-void load_from(Module& module, const SafetensorsFile& file, const std::string& path, bool strict) {
+void load(Module& module, const SafetensorsFile& file, const std::string& path, bool strict) {
   std::map<std::string, Tensor> in_file(file.tensors.begin(), file.tensors.end());
   Named<Tensor> state = state_dict(module);
   std::vector<std::pair<Tensor, Tensor>> copies;  // (destination, source)
@@ -66,10 +64,8 @@ void load_from(Module& module, const SafetensorsFile& file, const std::string& p
   for (auto& [dst, src] : copies) dst.copy_(src);
 }
 
-}  // namespace
-
 void load(Module& module, const std::string& path, bool strict) {
-  load_from(module, read_safetensors(path), path, strict);
+  load(module, read_safetensors(path), path, strict);
 }
 
 bool has_architecture(const SafetensorsFile& file) {
@@ -100,7 +96,7 @@ std::shared_ptr<Module> load_module(const std::string& path) {
   } catch (const Error& e) {
     detail::fail("load ", path, ": ", e.what());
   }
-  load_from(*model, file, path, true);
+  load(*model, file, path, true);
   return model;
 }
 

@@ -18,6 +18,7 @@ Named<Tensor> state_dict(const Module& module);
 // Atomic (temporary file, then rename). Metadata: "format": "pt", "wick.architecture": the JSON
 // description, "wick.module_state": BatchNorm modes. A tree with an unregistered module is saved
 // without an architecture (its weights still load with nn::load); "wick.no_architecture" says why.
+// nn::load copies tensors only; load_module and train::load_checkpoint also apply the modes.
 void save(const Module& module, const std::string& path);
 
 // Copies the file's tensors into the module's parameters and buffers. Every key, dtype and shape is
@@ -25,6 +26,8 @@ void save(const Module& module, const std::string& path);
 // file's keys must be exactly the module's (missing or unexpected keys are errors); non-strict:
 // keys on one side only are skipped, but a key on both sides must still match in dtype and shape.
 void load(Module& module, const std::string& path, bool strict = true);
+// The same from a file already read (`path` names it in errors).
+void load(Module& module, const SafetensorsFile& file, const std::string& path, bool strict = true);
 
 // Rebuilds the model a wick file describes (its "wick.architecture" metadata) and loads it. The
 // description may allocate no more than the file's tensors hold (so a hostile file fails before

@@ -1,35 +1,23 @@
 // fit: the epoch loop, the running figures of one epoch, the evaluations and what is written after
-// each epoch.
+// each epoch, and where checkpoints are written and resumed.
 #include "optim/fit.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "core/ops/loss.h"
 #include "data/dataloader.h"
-#include "layers/fuse.h"
-#include "layers/serialize.h"
+#include "core/random.h"
+#include "optim/checkpoint.h"
 #include "optim/clip.h"
 #include "optim/evaluate.h"
 #include "optim/progress.h"
 
 namespace wick::train {
 namespace {
-
-// Loss and correct predictions summed over images.
-struct Tally {
-  double loss = 0;
-  int64_t correct = 0, images = 0;
-  void add(const StepInfo& s) {
-    loss += s.loss * static_cast<double>(s.images);
-    correct += s.correct;
-    images += s.images;
-  }
-  double mean_loss() const { return loss / static_cast<double>(std::max<int64_t>(images, 1)); }
-  double accuracy() const { return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(images, 1)); }
-};
 
 void check_options(const FitOptions& o) {
   WICK_CHECK(o.epochs() > 0, "fit: epochs must be positive, got ", o.epochs());
@@ -39,6 +27,46 @@ void check_options(const FitOptions& o) {
   WICK_CHECK(o.label_smoothing() >= 0 && o.label_smoothing() < 1, "fit: label_smoothing must be in [0, 1), got ",
              o.label_smoothing());
   WICK_CHECK(o.save_best().empty() || o.validation_set(), "fit: save_best needs a validation_set");
+  WICK_CHECK(o.checkpoint_every() >= 0, "fit: checkpoint_every must be >= 0 (0: at epoch ends only), got ",
+             o.checkpoint_every());
+  WICK_CHECK(o.checkpoint_keep() >= 1, "fit: checkpoint_keep must be at least 1, got ", o.checkpoint_keep());
+  WICK_CHECK(!o.checkpoint_dir().empty() || (!o.resume() && o.checkpoint_every() == 0),
+             "fit: resume and checkpoint_every need a checkpoint_dir");
+  WICK_CHECK(!o.stop_signal() || !o.checkpoint_dir().empty(),
+             "fit: stop_signal needs a checkpoint_dir (the run is checkpointed where it stops)");
+}
+
+// What shapes the run, as a JSON object: a resumed run must agree on every key.
+std::string run_options(const FitOptions& o, const optim::Optimizer& optimizer, const data::Dataset& train,
+                        int64_t batches) {
+  auto size = [](const std::shared_ptr<const data::Dataset>& d) { return d ? d->size() : int64_t{-1}; };
+  const optim::ScheduleOptions& s = o.schedule();
+  nlohmann::json j = {{"epochs", o.epochs()},
+                      {"batch_size", o.batch_size()},
+                      {"batches_per_epoch", batches},
+                      {"shuffle", o.shuffle()},
+                      {"seed", o.seed()},
+                      {"max_steps", o.max_steps()},
+                      {"schedule", {static_cast<int>(s.kind()), s.step_size(), s.milestones(), s.gamma(),
+                                    s.warmup_epochs(), s.warmup_start_factor()}},
+                      {"grad_clip", o.grad_clip()},
+                      {"label_smoothing", o.label_smoothing()},
+                      {"augmentation", {o.augmentation().crop_padding(), o.augmentation().horizontal_flip()}},
+                      {"train_size", train.size()},
+                      {"validation_size", size(o.validation_set())},
+                      {"test_size", size(o.test_set())},
+                      {"save_best", !o.save_best().empty()},
+                      {"optimizer", optimizer.name()},
+                      {"parameters", optimizer.parameters().size()}};
+  return j.dump();
+}
+
+// Refuses to resume a run under other options, naming the first that differs.
+void check_same_run(const std::string& stored, const std::string& current, const std::string& folder) {
+  auto was = nlohmann::json::parse(stored), is = nlohmann::json::parse(current);
+  for (auto& [key, value] : is.items())
+    WICK_CHECK(was.contains(key) && was[key] == value, "fit: cannot resume from ", folder, ": it was run with ", key,
+               " = ", was.contains(key) ? was[key].dump() : "(none)", ", this run has ", value.dump());
 }
 
 // What a step needs besides the batch.
@@ -83,13 +111,6 @@ std::string epoch_summary(const EpochMetrics& e, const FitOptions& o) {
   return text;
 }
 
-// The model as built, written to `path`: fused BatchNorm+ReLU pairs are saved unfused.
-void save_unfused(const nn::Module& model, const std::string& path) {
-  std::shared_ptr<nn::Module> copy = model.clone();
-  nn::unfuse_batchnorm_relu(*copy);
-  nn::save(*copy, path);
-}
-
 }  // namespace
 
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train, const FitOptions& options,
@@ -112,83 +133,125 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
   for (auto& g : optimizer.param_groups())
     stepper.params.insert(stepper.params.end(), g.params().begin(), g.params().end());
   const int64_t eval_batch = std::max<int64_t>(options.batch_size(), 256);
+  const std::string identity = run_options(options, optimizer, train, batches);
   FitResult result;
-  int64_t trained_images = 0;
-  double best_val_acc = -1;
-  bool stop = false;
-  for (int64_t epoch = 1; epoch <= options.epochs() && !stop; ++epoch) {
+  RunState run;
+  if (options.resume()) {
+    const std::string folder = latest_checkpoint(options.checkpoint_dir());
+    WICK_CHECK(!folder.empty(), "fit: no checkpoint to resume from in ", options.checkpoint_dir());
+    CheckpointInfo info = read_checkpoint(folder);
+    check_same_run(info.options, identity, folder);
+    WICK_CHECK(info.state.in_epoch <= batches && info.state.epoch <= options.epochs() + 1, folder,
+               "/run.json: the position (epoch ", info.state.epoch, ", step ", info.state.in_epoch,
+               " of it) is outside the run");
+    for (int64_t k = 0; schedule && k < info.state.steps; ++k) schedule->step();  // the lr of every step so far
+    load_checkpoint(folder, model, optimizer);  // after the schedule: the file's lr and momentum win
+    set_random_state(info.state.random_state);
+    run = std::move(info.state);
+    result.resumed_at = run.steps;
+    result.last_checkpoint = folder;
+  }
+  auto checkpoint = [&](double epoch_seconds) {
+    run.epoch_seconds = epoch_seconds;
+    run.random_state = random_state();
+    write_checkpoint(options.checkpoint_dir(), model, optimizer, run, identity, options.checkpoint_settings(),
+                     options.checkpoint_keep());
+    result.last_checkpoint = latest_checkpoint(options.checkpoint_dir());
+  };
+  auto signalled = [&] { return options.stop_signal() ? options.stop_signal()->load() : 0; };
+  while (run.epoch <= options.epochs() && !run.stop && !result.interrupted) {
+    const int64_t epoch = run.epoch;
     model.train();
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs()), batches,
                       !options.progress());
-    Tally total, window;
-    int64_t in_epoch = 0;
-    for (auto& batch : loader) {
-      StepInfo s = stepper.step(batch, result.steps);
+    const double carried_seconds = run.epoch_seconds;  // of this epoch, before a resume
+    auto seconds = [&] { return carried_seconds + progress.seconds(); };
+    loader.set_epoch(epoch - 1);
+    for (auto it = loader.begin_at(run.in_epoch); it != loader.end(); ++it) {
+      StepInfo s = stepper.step(*it, run.steps);
       if (schedule) schedule->step();
       s.epoch = epoch;
-      s.step_in_epoch = ++in_epoch;
-      result.steps = s.step;
-      result.step_log.push_back(s);
-      total.add(s);
-      window.add(s);
-      if (in_epoch % curve_every == 0) {
-        result.curves.train_loss.push_back({at(epoch, in_epoch), window.mean_loss()});
-        result.curves.train_acc.push_back({at(epoch, in_epoch), window.accuracy()});
-        if (schedule) result.curves.lr.push_back({at(epoch, in_epoch), s.lr});
-        window = Tally();
+      s.step_in_epoch = ++run.in_epoch;
+      run.steps = s.step;
+      run.step_log.push_back(s);
+      run.total.add(s);
+      run.window.add(s);
+      if (run.in_epoch % curve_every == 0) {
+        run.curves.train_loss.push_back({at(epoch, run.in_epoch), run.window.mean_loss()});
+        run.curves.train_acc.push_back({at(epoch, run.in_epoch), run.window.accuracy()});
+        if (schedule) run.curves.lr.push_back({at(epoch, run.in_epoch), s.lr});
+        run.window = Tally();
       }
       char figures[128];
-      std::snprintf(figures, sizeof figures, "loss %.4f  acc %s  %.0f img/s", total.mean_loss(),
-                    format_percent(total.accuracy()).c_str(),
-                    static_cast<double>(total.images) / std::max(progress.seconds(), 1e-9));
-      progress.update(in_epoch, figures);
-      if (hooks.on_step && !hooks.on_step(s)) stop = result.stopped_by_hook = true;
-      if (options.max_steps() > 0 && result.steps >= options.max_steps()) stop = true;
-      if (stop) break;
+      std::snprintf(figures, sizeof figures, "loss %.4f  acc %s  %.0f img/s", run.total.mean_loss(),
+                    format_percent(run.total.accuracy()).c_str(),
+                    static_cast<double>(run.total.images) / std::max(progress.seconds(), 1e-9));
+      progress.update(run.in_epoch, figures);
+      if (hooks.on_step && !hooks.on_step(s)) run.stop = result.stopped_by_hook = true;
+      if (options.max_steps() > 0 && run.steps >= options.max_steps()) run.stop = true;
+      result.interrupted = signalled();
+      const bool every = options.checkpoint_every() > 0 && run.steps % options.checkpoint_every() == 0;
+      if (result.interrupted || (every && !run.stop && run.in_epoch < batches)) checkpoint(seconds());
+      if (run.stop || result.interrupted) break;
+    }
+    if (result.interrupted) {
+      progress.finish("interrupted at step " + std::to_string(run.steps));
+      break;
     }
     EpochMetrics e;
     e.epoch = epoch;
-    e.steps = result.steps;
-    e.seconds = progress.seconds();
-    e.train_loss = total.mean_loss();
-    e.train_acc = total.accuracy();
-    e.img_per_s = static_cast<double>(total.images) / std::max(e.seconds, 1e-9);
-    e.lr = result.step_log.empty() ? optimizer.lr(0) : result.step_log.back().lr;
+    e.steps = run.steps;
+    e.seconds = seconds();
+    e.train_loss = run.total.mean_loss();
+    e.train_acc = run.total.accuracy();
+    e.img_per_s = static_cast<double>(run.total.images) / std::max(e.seconds, 1e-9);
+    e.lr = run.step_log.empty() ? optimizer.lr(0) : run.step_log.back().lr;
     e.test_loss = e.test_acc = e.val_loss = e.val_acc = std::numeric_limits<double>::quiet_NaN();
-    result.train_seconds += e.seconds;
-    trained_images += total.images;
+    run.train_seconds += e.seconds;
+    run.trained_images += run.total.images;
     // Evaluates `set` into (loss, acc), with a point on each curve. A loss that is not finite
     // means the last steps diverged (each step's own loss was finite): an error, not a result.
     auto measure = [&](const char* what, const data::Dataset& set, double& loss, double& acc,
                        std::vector<CurvePoint>& loss_curve, std::vector<CurvePoint>& acc_curve) {
       EvalResult r = evaluate(model, set, eval_batch);
-      WICK_CHECK(std::isfinite(r.loss), "fit: training diverged by step ", result.steps, " (the ", what, " loss is ",
+      WICK_CHECK(std::isfinite(r.loss), "fit: training diverged by step ", run.steps, " (the ", what, " loss is ",
                  r.loss, "); try a smaller learning rate");
       loss = r.loss;
       acc = r.accuracy;
-      loss_curve.push_back({at(epoch, in_epoch), r.loss});
-      acc_curve.push_back({at(epoch, in_epoch), r.accuracy});
+      loss_curve.push_back({at(epoch, run.in_epoch), r.loss});
+      acc_curve.push_back({at(epoch, run.in_epoch), r.accuracy});
     };
     if (options.validation_set()) {
-      measure("validation", *options.validation_set(), e.val_loss, e.val_acc, result.curves.val_loss, result.curves.val_acc);
-      if (!options.save_best().empty() && e.val_acc > best_val_acc) {
-        save_unfused(model, options.save_best());
-        best_val_acc = e.val_acc;
-        result.best_epoch = epoch;
+      measure("validation", *options.validation_set(), e.val_loss, e.val_acc, run.curves.val_loss, run.curves.val_acc);
+      if (!options.save_best().empty() && e.val_acc > run.best_val_acc) {
+        save_as_built(model, options.save_best());
+        run.best_val_acc = e.val_acc;
+        run.best_epoch = epoch;
       }
     }
     if (options.test_set())
-      measure("test", *options.test_set(), e.test_loss, e.test_acc, result.curves.test_loss, result.curves.test_acc);
+      measure("test", *options.test_set(), e.test_loss, e.test_acc, run.curves.test_loss, run.curves.test_acc);
     progress.finish(epoch_summary(e, options));
-    result.epochs.push_back(e);
+    run.epochs.push_back(e);
     if (!options.metrics_csv().empty())
-      write_metrics_csv(options.metrics_csv(), result.epochs, options.validation_set() != nullptr,
+      write_metrics_csv(options.metrics_csv(), run.epochs, options.validation_set() != nullptr,
                         options.schedule().enabled());
-    if (!options.steps_csv().empty()) write_steps_csv(options.steps_csv(), result.step_log);
-    if (hooks.on_epoch_end && !hooks.on_epoch_end(e)) stop = result.stopped_by_hook = true;
+    if (!options.steps_csv().empty()) write_steps_csv(options.steps_csv(), run.step_log);
+    if (hooks.on_epoch_end && !hooks.on_epoch_end(e)) run.stop = result.stopped_by_hook = true;
+    ++run.epoch;
+    run.in_epoch = 0;
+    run.total = run.window = Tally();
+    if (!options.checkpoint_dir().empty()) checkpoint(0);
+    result.interrupted = signalled();
   }
-  result.img_per_s = static_cast<double>(trained_images) / std::max(result.train_seconds, 1e-9);
-  if (!options.plot_svg().empty()) {
+  result.epochs = run.epochs;
+  result.steps = run.steps;
+  result.train_seconds = run.train_seconds;
+  result.img_per_s = static_cast<double>(run.trained_images) / std::max(run.train_seconds, 1e-9);
+  result.curves = std::move(run.curves);
+  result.step_log = std::move(run.step_log);
+  result.best_epoch = run.best_epoch;
+  if (!options.plot_svg().empty() && !result.interrupted) {
     const std::string steps = std::to_string(result.steps) + " steps";
     result.curves.title = options.plot_title().empty() ? steps : options.plot_title() + ", " + steps;
     write_svg_plot(options.plot_svg(), result.curves);

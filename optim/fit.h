@@ -1,9 +1,10 @@
 // train::fit, the training loop as a building block: epochs of cross-entropy steps over a dataset
 // with an optimizer, an optional learning-rate schedule, gradient clipping, label smoothing and
 // augmentation, a progress bar, optional validation and test evaluations after each epoch (keeping
-// the best weights), metrics CSVs, SVG curves, and hooks that see every step and epoch and may stop
-// the run.
+// the best weights), metrics CSVs, SVG curves, hooks that see every step and epoch and may stop
+// the run, and checkpoints that a resumed run continues from exactly.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,9 @@
 #include "optim/schedule.h"
 
 namespace wick::train {
+
+// A flag a signal handler raises (FitOptions::stop_signal).
+using StopSignal = const std::atomic<int>*;
 
 // All options are read once, when fit starts.
 struct FitOptions {
@@ -59,6 +63,23 @@ struct FitOptions {
   WICK_ARG(std::string, save_best) = "";
   // Rewritten after every epoch when not empty: one line per step (write_steps_csv).
   WICK_ARG(std::string, steps_csv) = "";
+  // When not empty, checkpoints of the run are written here (optim/checkpoint.h): at the end of
+  // every epoch, every checkpoint_every steps when that is not 0, and when stop_signal is raised;
+  // the newest checkpoint_keep are kept.
+  WICK_ARG(std::string, checkpoint_dir) = "";
+  WICK_ARG(int64_t, checkpoint_every) = 0;
+  WICK_ARG(int, checkpoint_keep) = 2;
+  // Stored in every checkpoint's run.json as given (wick train keeps its flags there).
+  WICK_ARG(std::string, checkpoint_settings) = "";
+  // Continue the run from the newest checkpoint in checkpoint_dir (an error when there is none):
+  // `model` and `optimizer` must be built as they were for it and the options that shape the run
+  // (epochs, batch size, seed, schedule, data sizes, ...) must be the same (a difference is an
+  // error naming it). The rest of the run is then the uninterrupted run's, to the bit, at any
+  // thread count.
+  WICK_ARG(bool, resume) = false;
+  // Read after every step and epoch when not null: a nonzero value (a signal number, say) ends
+  // the run there, after a checkpoint (needs checkpoint_dir); FitResult::interrupted holds it.
+  WICK_ARG(StopSignal, stop_signal) = nullptr;
 };
 
 // Either may be empty. Returning false stops training: after a step, the epoch in progress ends
@@ -76,11 +97,15 @@ struct FitResult {
   Curves curves;  // about 20 training (and lr) points per epoch, one test (validation) point per epoch
   std::vector<StepInfo> step_log;  // every step, in order
   int64_t best_epoch = 0;  // the epoch whose weights save_best holds; 0: none saved
+  int interrupted = 0;     // stop_signal's value when it ended the run early, else 0
+  int64_t resumed_at = -1;     // the step the run was resumed after; -1: not resumed
+  std::string last_checkpoint;  // the folder of the last checkpoint written or resumed from
 };
 
 // Trains `model` on `train` (classification: cross-entropy on the logits, targets int64) with
 // `optimizer`: per batch forward, loss, zero_grad, backward, (clip,) step, (schedule step). The model is put in training
-// mode at the start of every epoch and left so. Throws wick::Error for bad options, and when the loss is not
+// mode at the start of every epoch and left so. The global generator (dropout) is used as it stands
+// (seed it with manual_seed first). Throws wick::Error for bad options, and when the loss is not
 // finite (naming the step; no update is made with it).
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train,
               const FitOptions& options = FitOptions(), const FitHooks& hooks = FitHooks());

@@ -3,6 +3,7 @@
 // metrics files).
 #pragma once
 #include "optim/adam.h"
+#include "optim/checkpoint.h"
 #include "optim/clip.h"
 #include "optim/evaluate.h"
 #include "optim/fit.h"
