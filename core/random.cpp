@@ -40,8 +40,9 @@ void set_random_state(const std::string& state) {
   std::istringstream is(state);
   std::mt19937 restored;
   is >> restored;
-  is >> std::ws;
-  WICK_CHECK(!is.fail() && is.eof(), "set_random_state: not a generator state (", std::mt19937::state_size,
+  bool ok = !is.fail();
+  if (ok && !is.eof()) ok = (is >> std::ws).eof();  // nothing after the state
+  WICK_CHECK(ok, "set_random_state: not a generator state (", std::mt19937::state_size,
              " numbers expected, then an index)");
   std::lock_guard<std::mutex> lock(gen_mutex);
   generator() = restored;

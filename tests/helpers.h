@@ -94,13 +94,28 @@ inline Tensor leaf(const Shape& shape, double shift = 0.0) {
   return t.requires_grad_();
 }
 
-// A scratch file path unique to this test process, removed at scope exit.
+// The message of the wick::Error fn throws ("<no error>" if none).
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<not a wick::Error> ") + e.what();
+  }
+  return "<no error>";
+}
+
+// A scratch path (a file, or a folder to create) unique to this test process, removed at scope exit.
 struct TempFile {
   explicit TempFile(const std::string& suffix = ".safetensors")
       : path((std::filesystem::temp_directory_path() /
               ("wick_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + suffix))
                  .string()) {}
-  ~TempFile() { std::filesystem::remove(path); }
+  ~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
   std::string path;

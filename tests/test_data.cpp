@@ -84,17 +84,7 @@ void write_mnist(const std::string& dir, int64_t n_train = 6, int64_t n_test = 4
   write_gz(dir + "/t10k-labels-idx1-ubyte.gz", idx_labels(ltest));
 }
 
-// The message of the wick::Error fn throws ("<no error>" if none).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not a wick::Error> ") + e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 #define CHECK_ERROR(expr, ...)                                                          \
   do {                                                                                  \

@@ -24,16 +24,7 @@ class ThrowingImpl : public nn::Module {
   Tensor forward(const Tensor&) override { detail::fail("Throwing: forward fails on purpose"); }
 };
 
-// The message of the wick::Error `fn` throws ("" when it throws none).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // n points in 2-D, three well-separated classes (sample i has class i % 3), from `seed`.
 std::shared_ptr<data::TensorDataset> blobs(int64_t n, uint64_t seed) {
