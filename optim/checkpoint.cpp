@@ -53,48 +53,56 @@ Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 // naming the field.
 struct Fields {
   const Json& j;
-  std::string where;
+  std::string file, field;  // field: the dotted path inside the file ("" at its top)
+
+  // "<file> (state.total)": where a message points.
+  std::string where(const std::string& key = "") const {
+    const std::string f = key.empty() ? field : field.empty() ? key : field + "." + key;
+    return f.empty() ? file : file + " (" + f + ")";
+  }
+  Fields inner(const Json& v, const std::string& key) const { return {v, file, field.empty() ? key : field + "." + key}; }
 
   const Json& at(const char* key) const {
     auto it = j.find(key);
-    WICK_CHECK(it != j.end(), where, ": \"", key, "\" is missing");
+    WICK_CHECK(it != j.end(), where(), ": \"", key, "\" is missing");
     return *it;
   }
   double real(const char* key) const {
     const Json& v = at(key);
     if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    WICK_CHECK(v.is_number(), where, ": \"", key, "\" must be a number, got ", v.dump());
+    WICK_CHECK(v.is_number(), where(), ": \"", key, "\" must be a number, got ", v.dump());
     return v.get<double>();
   }
   int64_t integer(const char* key, int64_t lo = 0, int64_t hi = int64_t{1} << 53) const {
     const Json& v = at(key);
-    WICK_CHECK(v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi, where, ": \"", key,
+    WICK_CHECK(v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi, where(), ": \"", key,
                "\" must be an integer from ", lo, " to ", hi, ", got ", v.dump());
     return v.get<int64_t>();
   }
   bool boolean(const char* key) const {
     const Json& v = at(key);
-    WICK_CHECK(v.is_boolean(), where, ": \"", key, "\" must be true or false, got ", v.dump());
+    WICK_CHECK(v.is_boolean(), where(), ": \"", key, "\" must be true or false, got ", v.dump());
     return v.get<bool>();
   }
   std::string text(const char* key) const {
     const Json& v = at(key);
-    WICK_CHECK(v.is_string(), where, ": \"", key, "\" must be a string");
+    WICK_CHECK(v.is_string(), where(), ": \"", key, "\" must be a string");
     return v.get<std::string>();
   }
   Fields object(const char* key) const {
     const Json& v = at(key);
-    WICK_CHECK(v.is_object(), where, ": \"", key, "\" must be an object");
-    return {v, where + "." + key};
+    WICK_CHECK(v.is_object(), where(), ": \"", key, "\" must be an object");
+    return inner(v, key);
   }
   // Calls read(Fields of element i) for every element of the array `key`.
   template <typename F>
   void each(const char* key, F read) const {
     const Json& v = at(key);
-    WICK_CHECK(v.is_array(), where, ": \"", key, "\" must be an array");
+    WICK_CHECK(v.is_array(), where(), ": \"", key, "\" must be an array");
     for (size_t i = 0; i < v.size(); ++i) {
-      WICK_CHECK(v[i].is_object(), where, ".", key, "[", i, "] must be an object");
-      read(Fields{v[i], where + "." + key + "[" + std::to_string(i) + "]"});
+      const std::string item = std::string(key) + "[" + std::to_string(i) + "]";
+      WICK_CHECK(v[i].is_object(), where(item), " must be an object");
+      read(inner(v[i], item));
     }
   }
 };
@@ -105,7 +113,7 @@ Tally read_tally(const Fields& f) {
   t.loss = f.real("loss");
   t.correct = f.integer("correct");
   t.images = f.integer("images");
-  WICK_CHECK(std::isfinite(t.loss) && t.correct <= t.images, f.where, ": not a tally of finite losses");
+  WICK_CHECK(std::isfinite(t.loss) && t.correct <= t.images, f.where(), ": not a tally of finite losses");
   return t;
 }
 
@@ -165,10 +173,10 @@ Curves read_curves(const Fields& f) {
   Curves c;
   for (auto& [name, member] : curve_fields()) {
     const Json& points = f.at(name);
-    WICK_CHECK(points.is_array(), f.where, ".", name, " must be an array");
+    WICK_CHECK(points.is_array(), f.where(name), " must be an array");
     for (const Json& p : points) {
-      WICK_CHECK(p.is_array() && p.size() == 2 && p[0].is_number() && (p[1].is_number() || p[1].is_null()), f.where,
-                 ".", name, ": a point must be [x, y]");
+      WICK_CHECK(p.is_array() && p.size() == 2 && p[0].is_number() && (p[1].is_number() || p[1].is_null()),
+                 f.where(name), ": a point must be [x, y]");
       (c.*member).push_back({p[0].get<double>(), p[1].is_null() ? std::numeric_limits<double>::quiet_NaN()
                                                                  : p[1].get<double>()});
     }
@@ -212,18 +220,18 @@ RunState read_state(const Fields& f) {
   s.best_epoch = f.integer("best_epoch");
   f.each("epochs", [&](const Fields& e) { s.epochs.push_back(read_epoch(e)); });
   const Json& log = f.at("step_log");
-  WICK_CHECK(log.is_array(), f.where, ": \"step_log\" must be an array");
-  for (size_t i = 0; i < log.size(); ++i) s.step_log.push_back(read_step(log[i], f.where + ".step_log[" + std::to_string(i) + "]"));
+  WICK_CHECK(log.is_array(), f.where(), ": \"step_log\" must be an array");
+  for (size_t i = 0; i < log.size(); ++i) s.step_log.push_back(read_step(log[i], f.where("step_log[" + std::to_string(i) + "]")));
   s.curves = read_curves(f.object("curves"));
   s.random_state = f.text("random_state");
   // What the position implies of the rest.
-  WICK_CHECK(static_cast<int64_t>(s.step_log.size()) == s.steps, f.where, ": ", s.step_log.size(),
+  WICK_CHECK(static_cast<int64_t>(s.step_log.size()) == s.steps, f.where(), ": ", s.step_log.size(),
              " logged steps for a position after step ", s.steps);
-  WICK_CHECK(static_cast<int64_t>(s.epochs.size()) == s.epoch - 1, f.where, ": ", s.epochs.size(),
+  WICK_CHECK(static_cast<int64_t>(s.epochs.size()) == s.epoch - 1, f.where(), ": ", s.epochs.size(),
              " finished epochs for a position in epoch ", s.epoch);
-  WICK_CHECK(s.in_epoch <= s.steps && s.best_epoch < s.epoch, f.where, ": in_epoch ", s.in_epoch, " or best_epoch ",
+  WICK_CHECK(s.in_epoch <= s.steps && s.best_epoch < s.epoch, f.where(), ": in_epoch ", s.in_epoch, " or best_epoch ",
              s.best_epoch, " does not fit a position after step ", s.steps, " in epoch ", s.epoch);
-  WICK_CHECK(std::isfinite(s.epoch_seconds) && std::isfinite(s.train_seconds), f.where, ": times must be finite");
+  WICK_CHECK(std::isfinite(s.epoch_seconds) && std::isfinite(s.train_seconds), f.where(), ": times must be finite");
   return s;
 }
 
@@ -288,7 +296,7 @@ CheckpointInfo read_checkpoint(const std::string& folder) {
   CheckpointInfo info;
   info.folder = folder;
   try {
-    Fields f{run, path};
+    Fields f{run, path, ""};
     WICK_CHECK(f.text("format") == kFormat, path, ": not a wick checkpoint (format \"", f.text("format"), "\")");
     WICK_CHECK(f.integer("version") == kVersion, path, ": checkpoint version ", f.integer("version"),
                " is not the one this wick reads (", kVersion, ")");

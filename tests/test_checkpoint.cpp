@@ -201,7 +201,7 @@ TEST_CASE("resume refuses other options, a missing checkpoint and a damaged run.
         std::string::npos);
   CHECK(damaged([](nlohmann::json& j) { j["state"]["total"]["correct"] = -1; }).find("\"correct\" must be an integer") !=
         std::string::npos);
-  CHECK(damaged([](nlohmann::json& j) { j["state"]["step_log"][2] = {1, 2}; }).find("step_log[2] must be [step,") !=
+  CHECK(damaged([](nlohmann::json& j) { j["state"]["step_log"][2] = {1, 2}; }).find("step_log[2]) must be [step,") !=
         std::string::npos);
   CHECK(damaged([](nlohmann::json& j) { j["format"] = "other"; }).find("not a wick checkpoint") != std::string::npos);
   CHECK(damaged([](nlohmann::json& j) { j["state"]["random_state"] = "1 2 3"; }) == "<no error>");  // read, refused at resume

@@ -35,11 +35,20 @@ struct LoopArgs {
   std::string save_best;
 };
 
+// wick train's checkpoints: --checkpoint-dir, --checkpoint-every, --resume.
+struct CheckpointArgs {
+  std::string dir;       // --checkpoint-dir, or --resume's folder
+  int64_t every = 0;     // steps; 0: at the end of every epoch only
+  std::string resume;    // --resume's folder
+  std::string settings;  // the run's flags (run_settings), stored in every checkpoint
+};
+
 struct TrainArgs {
   CommonArgs common;
   LoopArgs loop;
   OptimArgs optim;
   std::string init, save;
+  CheckpointArgs checkpoint;  // wick train only
 };
 
 struct FinetuneArgs {

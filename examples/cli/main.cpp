@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "flags.h"
+#include "train_options.h"
 
 using namespace wick;
 using namespace wick::cli;
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   TrainArgs train;
   auto* train_cmd = app.add_subcommand("train", "train a model (default: small-cnn on Fashion-MNIST)");
   add_training(train_cmd, train);
+  add_checkpoint_flags(train_cmd, train.checkpoint);
   train_cmd->add_option("--init", train.init, "start from these weights (wick or PyTorch safetensors)")
       ->check(CLI::ExistingFile);
 
@@ -179,7 +181,10 @@ int main(int argc, char** argv) {
   };
   try {
     app.parse(argc, argv);
-    if (*train_cmd) check_training_args(train);
+    if (*train_cmd) {
+      resolve_run_settings(train_cmd, train);
+      check_training_args(train);
+    }
     if (*ft_cmd) check_training_args(ft.train);
   } catch (const CLI::Success& e) {
     return app.exit(e);
@@ -187,6 +192,9 @@ int main(int argc, char** argv) {
     return bad_usage(e.what());
   } catch (const UsageError& e) {
     return bad_usage(e.what());
+  } catch (const std::exception& e) {  // reading --resume's checkpoint
+    std::fprintf(stderr, "wick: error: %s\n", e.what());
+    return 1;
   }
   try {
     if (*train_cmd) return run_train(train);

@@ -1,5 +1,10 @@
 // wick train and wick finetune.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -62,11 +67,33 @@ void check_outputs(const TrainArgs& a) {
 // every epoch, with each BatchNorm + ReLU fused into one layer (same values, one pass fewer); the
 // model is then put back as it was built, so what is saved is the user's architecture (fit saves
 // --save-best's weights unfused too).
-train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data, const LoopArgs& a) {
+train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data,
+                             const train::FitOptions& options) {
   nn::fuse_batchnorm_relu(model);
-  train::FitResult r = train::fit(model, optimizer, *data.train, fit_options(a, data));
+  train::FitResult r = train::fit(model, optimizer, *data.train, options);
   nn::unfuse_batchnorm_relu(model);
   return r;
+}
+
+// SIGINT and SIGTERM while checkpointing: the first finishes the step, writes a checkpoint and
+// ends the run; a second one ends the process at once.
+std::atomic<int> stop_signal{0};
+
+void on_stop_signal(int sig) {
+  if (stop_signal.exchange(sig) != 0) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  const char note[] = "\nwick: finishing this step and writing a checkpoint (signal again to stop at once)\n";
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, note, sizeof note - 1);
+}
+
+void catch_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &action, nullptr);
 }
 
 }  // namespace
@@ -84,7 +111,22 @@ int run_train(const TrainArgs& a) {
                 static_cast<long long>(data.train->size()), static_cast<long long>(data.classes),
                 static_cast<long long>(model->parameter_count()), get_num_threads());
   auto opt = make_optimizer(a.optim, trainable(model->parameters()), {});
-  train::FitResult r = train_fused(*model, *opt, data, a.loop);
+  const CheckpointArgs& c = a.checkpoint;
+  train::FitOptions options = fit_options(a.loop, data);
+  if (!c.dir.empty()) {
+    options.checkpoint_dir(c.dir).checkpoint_every(c.every).checkpoint_settings(c.settings).resume(!c.resume.empty());
+    options.stop_signal(&stop_signal);
+    catch_stop_signals();
+    if (!c.resume.empty() && !a.loop.quiet) std::printf("resuming from %s\n", train::latest_checkpoint(c.dir).c_str());
+  }
+  train::FitResult r = train_fused(*model, *opt, data, options);
+  if (r.interrupted) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "wick: stopped by %s after step %lld; checkpoint %s; continue with: wick train --resume %s\n",
+                 r.interrupted == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(r.steps),
+                 r.last_checkpoint.c_str(), c.dir.c_str());
+    return 128 + r.interrupted;
+  }
   if (!a.save.empty()) {
     nn::save(*model, a.save);
     if (!a.loop.quiet) std::printf("saved %s\n", a.save.c_str());
@@ -145,7 +187,7 @@ int run_finetune(const FinetuneArgs& f) {
     lrs.push_back(f.backbone_lr >= 0 ? f.backbone_lr : a.optim.lr / 10);
   }
   auto opt = make_optimizer(a.optim, groups, lrs);
-  train::FitResult r = train_fused(*model, *opt, data, a.loop);
+  train::FitResult r = train_fused(*model, *opt, data, fit_options(a.loop, data));
   std::printf("after fine-tuning: test accuracy %s (before: %s)\n", format_percent(r.epochs.back().test_acc).c_str(),
               format_percent(before.accuracy).c_str());
   if (!a.save.empty()) nn::save(*model, a.save);

@@ -1,9 +1,13 @@
 // The training-loop flags of wick train and wick finetune: the checks of flags that contradict
-// each other (bad usage), the validation hold-out, and their mapping onto train::FitOptions.
+// each other (bad usage), the validation hold-out, their mapping onto train::FitOptions, and wick
+// train's checkpoint flags with the run's flags that --resume restores.
 #include "train_options.h"
+
+#include "flags.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace wick::cli {
@@ -48,7 +52,81 @@ void check_augment(const LoopArgs& a) {
   if (a.crop_padding && !has(a.augment, "crop")) usage("--crop-padding needs --augment crop");
 }
 
+// Not part of a run's settings.
+bool not_a_setting(const std::string& flag) { return flag == "--resume" || flag == "--checkpoint-dir" || flag == "--help"; }
+
+// Flags that do not change what a run computes: a resumed run may give them new values.
+bool free_on_resume(const std::string& flag) {
+  for (const char* f : {"--threads", "--quiet", "--json", "--checkpoint-every", "--save", "--metrics", "--plot",
+                        "--step-metrics"})
+    if (flag == f) return true;
+  return false;
+}
+
 }  // namespace
+
+void add_checkpoint_flags(CLI::App* cmd, CheckpointArgs& c) {
+  cmd->add_option("--checkpoint-dir", c.dir,
+                  "write checkpoints here: after every epoch, every --checkpoint-every steps, and on Ctrl-C or "
+                  "SIGTERM (then exit 130 or 143); the newest 2 are kept")
+      ->type_name("DIR");
+  cmd->add_option("--checkpoint-every", c.every, "also write a checkpoint every STEPS steps")
+      ->type_name("STEPS")
+      ->check(nonnegative_number());
+  cmd->add_option("--resume", c.resume,
+                  "continue the run checkpointed in DIR, to the same bits as if it had not stopped (its flags are "
+                  "restored; only --threads, --quiet, --json, --checkpoint-every and the output files may change)")
+      ->type_name("DIR");
+}
+
+void resolve_run_settings(CLI::App* cmd, TrainArgs& t) {
+  CheckpointArgs& c = t.checkpoint;
+  if (!c.resume.empty()) {
+    if (!c.dir.empty() && c.dir != c.resume)
+      usage("--resume ", c.resume, " and --checkpoint-dir ", c.dir, " name different folders (a resumed run goes on "
+            "writing checkpoints where it was)");
+    c.dir = c.resume;
+  }
+  if (c.every > 0 && c.dir.empty()) usage("--checkpoint-every needs --checkpoint-dir DIR");
+  if (c.resume.empty()) {
+    nlohmann::json flags = nlohmann::json::object();
+    for (const CLI::Option* o : cmd->get_options())
+      if (o->count() > 0 && !not_a_setting(o->get_name())) flags[o->get_name()] = o->results();
+    c.settings = flags.dump();
+    return;
+  }
+  const std::string& dir = c.dir;
+  const std::string folder = train::latest_checkpoint(dir);
+  if (folder.empty()) usage("--resume ", dir, ": no checkpoint there (wick train --checkpoint-dir writes them)");
+  c.settings = train::read_checkpoint(folder).settings;
+  nlohmann::json stored = nlohmann::json::parse(c.settings, nullptr, false);
+  if (!stored.is_object()) usage("--resume ", dir, ": the checkpoint was not written by wick train (no flags stored)");
+  auto words = [](const nlohmann::json& values) {
+    std::string s;
+    for (const auto& v : values) s += (s.empty() ? "" : ",") + v.get<std::string>();
+    return s;
+  };
+  for (CLI::Option* o : cmd->get_options()) {
+    const std::string name = o->get_name();
+    if (not_a_setting(name)) continue;
+    auto it = stored.find(name);
+    if (it != stored.end() &&
+        (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_string(); })))
+      usage("--resume ", dir, ": the stored value of ", name, " is not a list of words");
+    if (o->count() > 0 && free_on_resume(name)) continue;  // the new value
+    if (o->count() > 0) {
+      if (it == stored.end())
+        usage("--resume: the run was started without ", name, "; leave ", name, " ", words(o->results()),
+              " out (a resumed run keeps its flags)");
+      if (*it != nlohmann::json(o->results()))
+        usage("--resume: the run was started with ", name, " ", words(*it), ", not ", words(o->results()),
+              " (a resumed run keeps its flags)");
+    } else if (it != stored.end()) {
+      o->add_result(it->get<std::vector<std::string>>());
+      o->run_callback();
+    }
+  }
+}
 
 void check_training_args(const TrainArgs& t) {
   const LoopArgs& a = t.loop;
