@@ -48,6 +48,10 @@ TEST_CASE("fuzz corpus: module states apply or are refused with wick::Error") {
   CHECK(replay("corpus/module_state", wick::fuzz::module_state) >= 10);
 }
 
+TEST_CASE("fuzz corpus: checkpoint run.json files read or are refused with wick::Error") {
+  CHECK(replay("corpus/checkpoint", wick::fuzz::checkpoint) >= 10);
+}
+
 TEST_CASE("fuzz crashes: every input that once crashed a fuzzer is now handled") {
   int n = 0;
   for (const auto& [dir, target] : {std::pair<const char*, Target>{"crashes/architecture", wick::fuzz::architecture},

@@ -14,7 +14,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/random.h"
 #include "layers/nn.h"
+#include "optim/optim.h"
 
 namespace wick::fuzz {
 
@@ -112,6 +114,36 @@ inline bool module_state(const uint8_t* data, size_t size) {
   auto m2 = state_model();
   nn::apply_module_state(*m2, state);
   expect(nn::module_state_json(*m2) == state, "state " + state + " applied again");
+  return true;
+}
+
+// Bytes as a checkpoint's run.json -> train::read_checkpoint. A state read must be consistent (one
+// logged step per step, one finished epoch per epoch before the current one), and its generator
+// state is restored or refused with a wick::Error.
+inline bool checkpoint(const uint8_t* data, size_t size) {
+  static const struct Folder {
+    std::string path = (std::filesystem::temp_directory_path() / ("wick_fuzz_" + std::to_string(::getpid()) + "_ckpt")).string();
+    Folder() { std::filesystem::create_directories(path); }
+    ~Folder() { std::filesystem::remove_all(path); }
+  } folder;
+  {
+    std::ofstream out(folder.path + "/run.json", std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    expect(out.good(), "cannot write " + folder.path);
+  }
+  train::CheckpointInfo info;
+  try {
+    info = train::read_checkpoint(folder.path);
+  } catch (const Error&) {
+    return false;
+  }
+  const train::RunState& s = info.state;
+  expect(static_cast<int64_t>(s.step_log.size()) == s.steps && static_cast<int64_t>(s.epochs.size()) == s.epoch - 1,
+         "an inconsistent state was accepted");
+  try {
+    set_random_state(s.random_state);
+  } catch (const Error&) {
+  }
   return true;
 }
 
