@@ -152,6 +152,12 @@ BufferStats buffer_stats() {
   return c.stats;
 }
 
+void reset_buffer_peak() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.stats.peak_in_use = c.stats.in_use;
+}
+
 size_t release_cached_buffers() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);

@@ -38,6 +38,8 @@ struct BufferStats {
   size_t mappings = 0;     // large buffers mapped so far (a loop in its steady state adds none)
 };
 BufferStats buffer_stats();
+// Restarts peak_in_use from what is in use now (to measure the peak of one piece of work).
+void reset_buffer_peak();
 
 // Unmaps every cached buffer, returning its memory to the system (after training, say, before a
 // long phase that needs other sizes). Returns the bytes released.

@@ -15,6 +15,7 @@
 #include "optim/clip.h"
 #include "optim/evaluate.h"
 #include "optim/progress.h"
+#include "optim/step_memory.h"
 
 namespace wick::train {
 namespace {
@@ -116,6 +117,7 @@ std::string epoch_summary(const EpochMetrics& e, const FitOptions& o) {
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train, const FitOptions& options,
               const FitHooks& hooks) {
   check_options(options);
+  check_step_fits(model, train, options.batch_size(), "fit: batch_size");
   // The loader borrows the dataset (a non-owning shared_ptr): it lives only inside this call.
   std::shared_ptr<const data::Dataset> train_set(std::shared_ptr<const data::Dataset>(), &train);
   if (options.augmentation().enabled()) train_set = data::with_augmentation(train_set, options.augmentation());

@@ -13,3 +13,4 @@
 #include "optim/schedule.h"
 #include "optim/scheduler.h"
 #include "optim/sgd.h"
+#include "optim/step_memory.h"

@@ -335,3 +335,39 @@ TEST_CASE("fit writes the metrics CSV after every epoch and the curves at the en
   fs::remove(csv);
   fs::remove(svg);
 }
+
+TEST_CASE("measure_step_memory predicts a training step's tensor peak; check_step_fits refuses a batch that would not fit") {
+  manual_seed(3);
+  auto data = std::make_shared<data::Synthetic>(
+      200, data::SyntheticOptions().classes(4).channels(3).height(16).width(16).seed(1));
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(3, 16, 3).padding(1)), nn::BatchNorm2d(16), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(16, 16, 3).padding(1)), nn::ReLU(), nn::Flatten(),
+                       nn::Linear(16 * 16 * 16, 4));
+  const Tensor running_mean = model->named_buffers()[0].second.clone();
+  const std::string generator = random_state();
+  train::StepMemory m = train::measure_step_memory(*model, *data);
+  // Nothing the run depends on moved: no running statistic, no draw, no gradient left behind.
+  CHECK(equal(model->named_buffers()[0].second, running_mean));
+  CHECK(random_state() == generator);
+  for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
+  REQUIRE(m.per_image > 16 * 16 * 16 * 4 * 3);  // at least three 16x16x16 activations per image
+  // A real step at 128 images, in training mode.
+  std::vector<int64_t> idx(128);
+  std::iota(idx.begin(), idx.end(), int64_t{0});
+  data::Batch batch = data->get_batch(idx);
+  const size_t before = buffer_stats().in_use;
+  reset_buffer_peak();
+  cross_entropy(model->forward(batch.data), batch.target).backward();
+  const double real = static_cast<double>(buffer_stats().peak_in_use - before);
+  INFO("predicted ", m.at(128), " bytes, measured ", real);
+  CHECK(m.at(128) > 0.75 * real);
+  CHECK(m.at(128) < 1.33 * real);
+  // Refused when it would not fit (the available bytes given), naming the largest batch that fits.
+  const auto available = static_cast<uint64_t>(m.at(100) / 0.9);
+  CHECK_NOTHROW(train::check_step_fits(*model, *data, 100, "batch", available));
+  const std::string error = error_of([&] { train::check_step_fits(*model, *data, 150, "--batch-size", available); });
+  CHECK(error.find("--batch-size 150: a training step would need about") == 0);
+  CHECK(error.find("the largest batch that fits is about 10") != std::string::npos);  // 100 or 99: rounding
+  CHECK(error_of([&] { train::check_step_fits(*model, *data, 1000000, "b", available); }).find("b 200:") == 0);
+  CHECK(train::available_memory() > 0);
+}

@@ -69,6 +69,7 @@ void check_outputs(const TrainArgs& a) {
 // --save-best's weights unfused too).
 train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data,
                              const train::FitOptions& options) {
+  train::check_step_fits(model, *data.train, options.batch_size(), "--batch-size");
   nn::fuse_batchnorm_relu(model);
   train::FitResult r = train::fit(model, optimizer, *data.train, options);
   nn::unfuse_batchnorm_relu(model);

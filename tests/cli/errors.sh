@@ -163,4 +163,10 @@ expect_error 2 "bn-lab --plot on an experiment without a picture" 'modes draws n
 expect_error 1 "bn-lab --plot into a missing folder" '--plot' '/nonexistent/dir' -- \
   bn-lab running-stats --plot /nonexistent/dir/x.svg
 
+# ---- a batch that cannot fit in memory is refused before training, not found by the OOM killer
+if [[ -f $FASHION/train-images-idx3-ubyte.gz ]]; then
+  expect_error 1 "--batch-size 60000 of resnet56" '--batch-size 60000: a training step would need about [0-9.]+ GiB' \
+    'largest batch that fits is about [0-9]+' -- train --model resnet56 --batch-size 60000 --max-steps 1 --quiet
+fi
+
 finish
