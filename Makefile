@@ -1,6 +1,6 @@
 # The README's commands. `make test` installs what is missing, builds and runs every test;
 # `make train` trains small-cnn on Fashion-MNIST. `make asan` runs the tests under sanitizers;
-# `make fuzz` fuzzes the architecture, weight-file and checkpoint readers (clang, tests/fuzz/). The sanitizer
+# `make fuzz` fuzzes every reader of untrusted files (clang, tests/fuzz/). The sanitizer
 # build uses -g1 (line tables are all a sanitizer report needs; ~20% faster to compile than -g)
 # and keeps -O2, whose FMA contraction the PyTorch reference checks are tuned with (decisions.md).
 BUILD ?= build

@@ -52,6 +52,13 @@ TEST_CASE("fuzz corpus: checkpoint run.json files read or are refused with wick:
   CHECK(replay("corpus/checkpoint", wick::fuzz::checkpoint) >= 10);
 }
 
+TEST_CASE("fuzz corpus: IDX files, CIFAR batches, images and optimizer states read or are refused with wick::Error") {
+  CHECK(replay("corpus/idx", wick::fuzz::idx) >= 5);
+  CHECK(replay("corpus/cifar", wick::fuzz::cifar) >= 3);
+  CHECK(replay("corpus/image", wick::fuzz::image) >= 5);
+  CHECK(replay("corpus/optimizer_state", wick::fuzz::optimizer_state) >= 5);
+}
+
 TEST_CASE("fuzz crashes: every input that once crashed a fuzzer is now handled") {
   int n = 0;
   for (const auto& [dir, target] : {std::pair<const char*, Target>{"crashes/architecture", wick::fuzz::architecture},

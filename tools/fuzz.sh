@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build=${2:-build-fuzz}
-targets=(architecture load_module module_state checkpoint)
+targets=(architecture load_module module_state checkpoint idx cifar image optimizer_state)
 command -v clang++ >/dev/null || { echo "fuzz: needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/random.h"
+#include "data/data.h"
 #include "layers/nn.h"
 #include "optim/optim.h"
 
@@ -43,6 +44,27 @@ inline const std::string& scratch_file(const char* tag) {
   return f.path;
 }
 
+// A scratch folder of this process, removed at exit.
+inline const std::string& scratch_folder(const char* tag) {
+  struct Folder {
+    std::string path;
+    ~Folder() { std::filesystem::remove_all(path); }
+  };
+  static thread_local std::map<std::string, Folder> folders;
+  Folder& f = folders[tag];
+  if (f.path.empty()) {
+    f.path = (std::filesystem::temp_directory_path() / ("wick_fuzz_" + std::to_string(::getpid()) + "_" + tag)).string();
+    std::filesystem::create_directories(f.path);
+  }
+  return f.path;
+}
+
+inline void write_bytes(const std::string& path, const uint8_t* data, size_t size) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  expect(out.good(), "cannot write " + path);
+}
+
 // Bytes -> module_from_json. A module built must describe itself, its description must build the
 // same module again, and clone, the printout and fuse_for_inference must work on it.
 inline bool architecture(const uint8_t* data, size_t size) {
@@ -67,11 +89,7 @@ inline bool architecture(const uint8_t* data, size_t size) {
 // module state and tensors.
 inline bool load_module(const uint8_t* data, size_t size) {
   const std::string& in = scratch_file("in");
-  {
-    std::ofstream out(in, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    expect(out.good(), "cannot write " + in);
-  }
+  write_bytes(in, data, size);
   std::shared_ptr<nn::Module> m;
   try {
     m = nn::load_module(in);
@@ -121,19 +139,10 @@ inline bool module_state(const uint8_t* data, size_t size) {
 // logged step per step, one finished epoch per epoch before the current one), and its generator
 // state is restored or refused with a wick::Error.
 inline bool checkpoint(const uint8_t* data, size_t size) {
-  static const struct Folder {
-    std::string path = (std::filesystem::temp_directory_path() / ("wick_fuzz_" + std::to_string(::getpid()) + "_ckpt")).string();
-    Folder() { std::filesystem::create_directories(path); }
-    ~Folder() { std::filesystem::remove_all(path); }
-  } folder;
-  {
-    std::ofstream out(folder.path + "/run.json", std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    expect(out.good(), "cannot write " + folder.path);
-  }
+  write_bytes(scratch_folder("ckpt") + "/run.json", data, size);
   train::CheckpointInfo info;
   try {
-    info = train::read_checkpoint(folder.path);
+    info = train::read_checkpoint(scratch_folder("ckpt"));
   } catch (const Error&) {
     return false;
   }
@@ -144,6 +153,79 @@ inline bool checkpoint(const uint8_t* data, size_t size) {
     set_random_state(s.random_state);
   } catch (const Error&) {
   }
+  return true;
+}
+
+// Bytes as an IDX file (plain or gzip) -> data::read_idx, with the dimension count its header byte
+// asks for (1 to 3). An array read holds exactly the bytes its dimensions say.
+inline bool idx(const uint8_t* data, size_t size) {
+  const std::string& path = scratch_file("idx");
+  write_bytes(path, data, size);
+  const int64_t ndim = size > 3 && data[3] >= 1 && data[3] <= 3 ? data[3] : 3;
+  data::IdxArray a;
+  try {
+    a = data::read_idx(path, ndim, "fuzz");
+  } catch (const Error&) {
+    return false;
+  }
+  int64_t n = 1;
+  for (int64_t d : a.dims) n *= d;
+  expect(static_cast<int64_t>(a.dims.size()) == ndim && n == static_cast<int64_t>(a.data.size()),
+         "IDX dims and data disagree");
+  return true;
+}
+
+// Bytes as CIFAR-10's test_batch.bin -> data::CIFAR10. A set read has one image per 3073 bytes.
+inline bool cifar(const uint8_t* data, size_t size) {
+  const std::string& dir = scratch_folder("cifar");
+  write_bytes(dir + "/test_batch.bin", data, size);
+  try {
+    data::CIFAR10 set(dir, data::Split::Test);
+    expect(set.size() * 3073 == static_cast<int64_t>(size), "CIFAR size");
+    if (set.size() > 0) (void)set.get_batch({set.size() - 1});
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+// Bytes as an image file (PNG, JPEG, BMP, ...) -> data::load_image at 8x8 RGB. An image read is a
+// finite (3, 8, 8) tensor in [0, 1].
+inline bool image(const uint8_t* data, size_t size) {
+  const std::string& path = scratch_file("image");
+  write_bytes(path, data, size);
+  Tensor t;
+  try {
+    t = data::load_image(path, data::LoadImageOptions(8, 8));
+  } catch (const Error&) {
+    return false;
+  }
+  expect(t.shape() == Shape{3, 8, 8}, "image shape");
+  for (float v : t.to_vector<float>()) expect(v >= 0 && v <= 1, "pixel outside [0, 1]");
+  return true;
+}
+
+// Bytes as a state file -> Optimizer::load_state of Adam over two fixed parameters ({3} and
+// {2, 2}, two groups). State loaded must save and load again to the same state.
+inline bool optimizer_state(const uint8_t* data, size_t size) {
+  const std::string& path = scratch_file("optimizer");
+  write_bytes(path, data, size);
+  Tensor a = zeros({3}).requires_grad_(), b = zeros({2, 2}).requires_grad_();
+  optim::Adam opt({optim::ParamGroup({a}), optim::ParamGroup({b})}, optim::AdamOptions(0.01));
+  try {
+    opt.load_state(path);
+  } catch (const Error&) {
+    return false;
+  }
+  const std::string& again = scratch_file("optimizer_again");
+  opt.save_state(again);
+  optim::Adam opt2({optim::ParamGroup({a}), optim::ParamGroup({b})}, optim::AdamOptions(0.01));
+  opt2.load_state(again);
+  for (const Tensor& p : {a, b}) {
+    expect(opt.has_state(p) == opt2.has_state(p), "state presence after a round trip");
+    if (opt.has_state(p)) expect(opt.state(p).step == opt2.state(p).step, "step after a round trip");
+  }
+  expect(opt.lr(1) == opt2.lr(1), "lr after a round trip");
   return true;
 }
 
