@@ -27,38 +27,45 @@ start() {
   PID=$!
 }
 
-# wait_for DIR PATTERN: waits (up to 60 s) until DIR holds an entry matching the glob PATTERN.
-wait_for() {
+# wait_until COMMAND...: polls COMMAND until it succeeds (true) or the run PID ends (false).
+wait_until() {
   local tries
   for ((tries = 0; tries < 600000; tries++)); do
-    compgen -G "$1/$2" >/dev/null && return 0
+    "$@" && return 0
     kill -0 "$PID" 2>/dev/null || return 1
   done
   return 1
 }
+# writing DIR: the run PID's checkpoint temporary folder exists in DIR.
+writing() { compgen -G "$1/step-*.tmp.$PID" >/dev/null; }
+# has_checkpoint DIR: DIR holds a finished checkpoint.
+has_checkpoint() { [[ -n $(latest "$1") ]]; }
 
-# ---- SIGKILL: mid-save (while a checkpoint's temporary folder exists) and at random points
+# ---- SIGKILL: mid-save (while this run's checkpoint temporary folder exists) and at random points
+# after a first checkpoint. Temporary folders are named step-N.tmp.<pid>, so a stale one left by an
+# earlier kill is not mistaken for this run's.
 D=$TMP/killed
 kills=0
 midsave=0
 for attempt in 1 2 3 4 5 6; do
   start "$D" "$TMP/killed.safetensors" --checkpoint-every 1
   if ((attempt <= 3)); then
-    wait_for "$D" 'step-*.tmp.*' || true  # kill while a checkpoint is being written
+    wait_until writing "$D" || true  # kill while a checkpoint is being written
   else
-    sleep "0.$((RANDOM % 5 + 3))"
+    wait_until has_checkpoint "$D" || true
+    sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
   fi
   kill -9 "$PID" 2>/dev/null || true
   rc=0
   wait "$PID" 2>/dev/null || rc=$?  # (bash's "Killed" note goes to /dev/null)
-  # Killed while a checkpoint's temporary folder was there (it is left behind).
-  [[ $rc -eq 137 ]] && kills=$((kills + 1)) && compgen -G "$D/step-*.tmp.*" >/dev/null && midsave=$((midsave + 1))
+  [[ $rc -eq 137 ]] && kills=$((kills + 1)) && writing "$D" && midsave=$((midsave + 1))
   [[ $rc -eq 0 ]] && break
 done
 ((midsave >= 1)) || fail "SIGKILL mid-save: no kill landed while a checkpoint was being written (in 3 tries)"
 ((kills >= 3)) || fail "SIGKILL: only $kills of the runs were still going when killed"
 echo "ok: $kills SIGKILLs, $midsave of them mid-save (a temporary folder was left)"
 if [[ ! -s $TMP/killed.safetensors ]]; then
+  [[ -n $(latest "$D") ]] || die "SIGKILL: no checkpoint was completed in 6 runs: $(ls "$D")"
   wick_ok "resume after the SIGKILLs" train --resume "$D" --save "$TMP/killed.safetensors"
   expect_line '^test accuracy' "resumed run after SIGKILLs"
 fi
@@ -71,7 +78,7 @@ expect_eq "SIGKILL: checkpoints kept" 2 "$(ls "$D" | grep -cE '^step-[0-9]+$')"
 for sig in INT TERM; do
   D=$TMP/signal_$sig
   start "$D" "$TMP/$sig.safetensors" --checkpoint-every 5
-  wait_for "$D" 'step-*[0-9]' || die "SIG$sig: the run ended before its first checkpoint"
+  wait_until has_checkpoint "$D" || die "SIG$sig: the run ended before its first checkpoint"
   kill -"$sig" "$PID"
   rc=0
   wait "$PID" || rc=$?
