@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
+#include "tensor.h"
 
 namespace wick {
 

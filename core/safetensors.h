@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include "tensor.h"
 
 namespace wick {
 

@@ -11,8 +11,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/error.h"
-#include "core/shape.h"
+#include "error.h"
+#include "shape.h"
 
 namespace wick {
 

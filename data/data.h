@@ -1,8 +1,8 @@
 // The data area in one include: datasets, readers and the DataLoader.
 #pragma once
-#include "data/cifar.h"
-#include "data/dataloader.h"
-#include "data/dataset.h"
-#include "data/idx.h"
-#include "data/image_folder.h"
-#include "data/synthetic.h"
+#include "cifar.h"
+#include "dataloader.h"
+#include "dataset.h"
+#include "idx.h"
+#include "image_folder.h"
+#include "synthetic.h"

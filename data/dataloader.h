@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "data/dataset.h"
-#include "core/options.h"
+#include "dataset.h"
+#include "../core/options.h"
 
 namespace wick::data {
 

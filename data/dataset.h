@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "core/options.h"
+#include "../core/tensor.h"
+#include "../core/options.h"
 
 namespace wick::data {
 

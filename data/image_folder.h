@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "core/options.h"
+#include "dataset.h"
+#include "../core/options.h"
 
 namespace wick::data {
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "data/dataset.h"
-#include "core/options.h"
+#include "dataset.h"
+#include "../core/options.h"
 
 namespace wick::data {
 

@@ -1,8 +1,8 @@
 // Activation layers and Dropout: thin modules over the functional ops.
 #pragma once
-#include "layers/module.h"
-#include "core/options.h"
-#include "layers/registry.h"
+#include "module.h"
+#include "../core/options.h"
+#include "registry.h"
 
 namespace wick::nn {
 

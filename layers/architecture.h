@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "layers/module.h"
-#include "core/options.h"
+#include "module.h"
+#include "../core/options.h"
 
 namespace wick::nn {
 

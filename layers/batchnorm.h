@@ -5,9 +5,9 @@
 #include <optional>
 #include <vector>
 
-#include "layers/module.h"
-#include "core/options.h"
-#include "layers/registry.h"
+#include "module.h"
+#include "../core/options.h"
+#include "registry.h"
 
 namespace wick::nn {
 

@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "layers/batchnorm.h"
-#include "layers/module.h"
+#include "batchnorm.h"
+#include "module.h"
 
 namespace wick::nn {
 

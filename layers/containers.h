@@ -3,8 +3,8 @@
 // optional activation: the ResNet block). Their forwards are plain loops; optimizations such as
 // fusion are explicit passes over them (layers/fuse.h).
 #pragma once
-#include "layers/module.h"
-#include "layers/registry.h"
+#include "module.h"
+#include "registry.h"
 
 namespace wick::nn {
 

@@ -1,8 +1,8 @@
 // nn::Conv2d over (N, C, H, W) inputs.
 #pragma once
-#include "layers/module.h"
-#include "core/options.h"
-#include "layers/registry.h"
+#include "module.h"
+#include "../core/options.h"
+#include "registry.h"
 
 namespace wick::nn {
 

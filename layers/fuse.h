@@ -6,8 +6,8 @@
 #pragma once
 #include <memory>
 
-#include "layers/containers.h"
-#include "layers/conv.h"
+#include "containers.h"
+#include "conv.h"
 
 namespace wick::nn {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace wick::nn::init {
 

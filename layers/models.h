@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/options.h"
-#include "layers/containers.h"
+#include "../core/options.h"
+#include "containers.h"
 
 namespace wick::nn {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace wick::nn {
 
@@ -48,6 +48,13 @@ class Module {
   // Swaps the registered child `name` for another module (e.g. a new classifier head), as
   // libtorch's replace_module. Returns the new module.
   std::shared_ptr<Module> replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // The same for a holder (model->replace_module("11", nn::Linear(128, 5))), returned as given.
+  template <typename Holder>
+    requires requires(const Holder& h) { h.ptr(); }
+  Holder replace_module(const std::string& name, const Holder& holder) {
+    replace_module(name, std::shared_ptr<Module>(holder.ptr()));
+    return holder;
+  }
 
   // A deep copy: parameters, buffers, training flags and BatchNorm modes, built from the registered
   // config of every module in the tree (an unregistered one is an error naming it). Defined with

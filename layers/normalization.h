@@ -4,9 +4,9 @@
 #pragma once
 #include <vector>
 
-#include "core/options.h"
-#include "layers/module.h"
-#include "layers/registry.h"
+#include "../core/options.h"
+#include "module.h"
+#include "registry.h"
 
 namespace wick::nn {
 

@@ -2,9 +2,9 @@
 #pragma once
 #include <optional>
 
-#include "layers/module.h"
-#include "core/options.h"
-#include "layers/registry.h"
+#include "module.h"
+#include "../core/options.h"
+#include "registry.h"
 
 namespace wick::nn {
 

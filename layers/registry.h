@@ -10,8 +10,8 @@
 #include <typeindex>
 #include <vector>
 
-#include "layers/module.h"
-#include "core/options.h"
+#include "module.h"
+#include "../core/options.h"
 
 namespace wick::nn {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "layers/module.h"
-#include "core/safetensors.h"
+#include "module.h"
+#include "../core/safetensors.h"
 
 namespace wick::nn {
 

@@ -1,8 +1,8 @@
 // What a model costs for one input: its parameter count and the floating-point operations of one
 // forward pass, counted by running it once on a single zero sample (eval mode, on a copy).
 #pragma once
-#include "core/shape.h"
-#include "layers/module.h"
+#include "../core/shape.h"
+#include "module.h"
 
 namespace wick::nn {
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <tuple>
 
-#include "core/options.h"
-#include "optim/optimizer.h"
+#include "../core/options.h"
+#include "optimizer.h"
 
 namespace wick::optim {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "layers/module.h"
-#include "optim/metrics.h"
-#include "optim/optimizer.h"
+#include "../layers/module.h"
+#include "metrics.h"
+#include "optimizer.h"
 
 namespace wick::train {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "data/dataset.h"
-#include "layers/module.h"
-#include "core/options.h"
+#include "../core/tensor.h"
+#include "../data/dataset.h"
+#include "../layers/module.h"
+#include "../core/options.h"
 
 namespace wick::train {
 

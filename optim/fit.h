@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "layers/module.h"
-#include "core/options.h"
-#include "optim/metrics.h"
-#include "optim/optimizer.h"
-#include "optim/schedule.h"
+#include "../data/dataset.h"
+#include "../layers/module.h"
+#include "../core/options.h"
+#include "metrics.h"
+#include "optimizer.h"
+#include "schedule.h"
 
 namespace wick::train {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/options.h"
-#include "optim/scheduler.h"
+#include "../core/options.h"
+#include "scheduler.h"
 
 namespace wick::optim {
 

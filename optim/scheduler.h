@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/options.h"
-#include "optim/optimizer.h"
+#include "../core/options.h"
+#include "optimizer.h"
 
 namespace wick::optim {
 

@@ -1,8 +1,8 @@
 // optim::SGD: stochastic gradient descent with momentum, dampening, Nesterov momentum and weight
 // decay, in PyTorch's exact update order.
 #pragma once
-#include "core/options.h"
-#include "optim/optimizer.h"
+#include "../core/options.h"
+#include "optimizer.h"
 
 namespace wick::optim {
 

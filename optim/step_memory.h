@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "data/dataset.h"
-#include "layers/module.h"
+#include "../data/dataset.h"
+#include "../layers/module.h"
 
 namespace wick::train {
 

@@ -250,6 +250,21 @@ TEST_CASE("seq[i] indexes through the holder") {
   static_assert(indexable<nn::Sequential> && !indexable<nn::Linear>);  // only where the impl indexes
 }
 
+TEST_CASE("replace_module swaps a child for a holder or a pointer, and the forward uses it") {
+  manual_seed(0);
+  nn::Sequential model(nn::Linear(3, 4), nn::ReLU(), nn::Linear(4, 2));
+  nn::Linear head(4, 5);
+  nn::Linear returned = model->replace_module("2", head);  // a holder, as in libtorch
+  CHECK(returned.ptr() == head.ptr());
+  CHECK(model[2] == std::static_pointer_cast<nn::Module>(head.ptr()));
+  Tensor x = randn({6, 3});
+  CHECK(equal(model->forward(x), head(relu(model->at<nn::LinearImpl>(0)->forward(x)))));
+  CHECK(model->named_parameters().back().first == "2.bias");
+  model->replace_module("1", std::make_shared<nn::TanhImpl>());  // a shared_ptr
+  CHECK(model[1]->type_name() == "Tanh");
+  CHECK_THROWS_WITH_AS(model->replace_module("3", head), doctest::Contains("no child module named \"3\""), Error);
+}
+
 TEST_CASE("Functional puts a function in a Sequential, and apply visits every module, parents first") {
   manual_seed(0);
   nn::Sequential model(nn::Linear(3, 4), nn::Functional([](const Tensor& x) { return relu(x) * 2.0; }),

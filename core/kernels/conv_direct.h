@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/kernels/conv.h"
+#include "conv.h"
 
 namespace wick::kernels {
 

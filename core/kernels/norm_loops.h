@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/parallel.h"
+#include "../parallel.h"
 
 namespace wick::kernels {
 

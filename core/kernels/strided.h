@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/parallel.h"
-#include "core/shape.h"
+#include "../parallel.h"
+#include "../shape.h"
 
 namespace wick::kernels {
 

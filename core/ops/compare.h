@@ -4,7 +4,7 @@
 // and int64 operands (mixed: both compared as float32, as PyTorch promotes). A mask is true where
 // it is nonzero.
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

@@ -3,8 +3,8 @@
 #include <array>
 #include <vector>
 
-#include "core/options.h"
-#include "core/tensor.h"
+#include "../options.h"
+#include "../tensor.h"
 
 namespace wick {
 

@@ -1,6 +1,6 @@
 // dropout (core/ops/dropout.cpp).
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

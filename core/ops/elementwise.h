@@ -1,8 +1,8 @@
 // Binary elementwise ops on float32 tensors, broadcasting NumPy-style, all differentiable, and
 // the arithmetic operators (which include the unary minus of core/ops/unary.h).
 #pragma once
-#include "core/ops/unary.h"
-#include "core/tensor.h"
+#include "unary.h"
+#include "../tensor.h"
 
 namespace wick {
 

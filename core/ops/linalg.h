@@ -1,6 +1,6 @@
 // Matrix products through BLAS.
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

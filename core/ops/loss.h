@@ -1,6 +1,6 @@
 // Softmax family and losses. cross_entropy fuses log_softmax with the negative log likelihood.
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

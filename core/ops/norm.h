@@ -1,6 +1,6 @@
 // Functional batch normalization, exactly as docs/batchnorm_spec.md (PyTorch 1.13) defines it.
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

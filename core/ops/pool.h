@@ -1,6 +1,6 @@
 // 2-D pooling over (N, C, H, W) or (C, H, W) inputs, with PyTorch's output-size rules.
 #pragma once
-#include "core/ops/conv.h"
+#include "conv.h"
 
 namespace wick {
 

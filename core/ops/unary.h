@@ -1,6 +1,6 @@
 // Unary elementwise ops on float32 tensors, all differentiable (core/ops/unary.cpp).
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

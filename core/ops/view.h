@@ -1,6 +1,6 @@
 // Free-function spellings of the Tensor view methods (flatten(x, 1) as in libtorch).
 #pragma once
-#include "core/tensor.h"
+#include "../tensor.h"
 
 namespace wick {
 

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-#include "core/options.h"
-#include "core/shape.h"
-#include "layers/module.h"
+#include "../../core/options.h"
+#include "../../core/shape.h"
+#include "../module.h"
 
 namespace wick::nn {
 

@@ -1,5 +1,7 @@
 // An out-of-tree program built against the installed wick: fits y = 2x - 1 by gradient descent
-// and exits non-zero unless it learned it.
+// and exits non-zero unless it learned it. One header on its own comes first: each installed
+// header finds the ones it needs by itself, under include/wick/ only.
+#include <wick/layers/conv.h>
 #include <wick/wick.h>
 
 #include <cstdio>

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "layers/onnx/export.h"
+#include <wick/layers/onnx/export.h>
 
 using namespace wick;
 
