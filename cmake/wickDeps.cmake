@@ -8,6 +8,10 @@ find_dependency(nlohmann_json CONFIG)
 # wick::onnx (ONNX export): Debian's libonnx-dev, whose targets need protobuf's.
 find_dependency(Protobuf)
 find_dependency(ONNX CONFIG)
+if(WICK_WITH_MPI)
+  set(MPI_CXX_SKIP_MPICXX ON)
+  find_dependency(MPI COMPONENTS CXX)
+endif()
 if(NOT TARGET wick_deps::openblas)
   # Debian ships OpenBLASConfig.cmake (variables only); wrap it in a target.
   find_package(OpenBLAS CONFIG QUIET)

@@ -3,6 +3,7 @@
 #include "core/autograd.h"
 
 #include <chrono>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/trace.h"
@@ -124,6 +125,13 @@ void check_inplace(const Tensor& t, const char* op) {
                shape_str(t.shape()), ") is not supported");
 }
 
+void set_post_accumulate_grad_hook(const Tensor& leaf, std::function<void()> hook) {
+  WICK_CHECK(leaf.is_leaf() && leaf.requires_grad(),
+             "set_post_accumulate_grad_hook: needs a leaf tensor that requires grad (a parameter)");
+  leaf.impl()->post_accumulate_grad_hook =
+      hook ? std::make_shared<const std::function<void()>>(std::move(hook)) : nullptr;
+}
+
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   WICK_CHECK(root.requires_grad(),
              "backward: the tensor does not require grad and has no grad_fn (shape ",
@@ -171,6 +179,12 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     stack.pop_back();
   }
 
+  // Leaves with a post-accumulate hook: how many nodes still add into each.
+  std::unordered_map<TensorImpl*, int> pending;
+  for (const auto& node : order)
+    for (const Edge& e : node->next)
+      if (e.leaf && e.leaf->post_accumulate_grad_hook) ++pending[e.leaf.get()];
+
   r->grad_fn->grad = seed.impl_ptr();
   // Each node runs once all its consumers have added into its gradient; without retain_graph it
   // then drops what it saved, so activations are freed as the backward walks down the network.
@@ -198,6 +212,10 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         node->fn(ctx);
       }
     }
+    if (!pending.empty())
+      for (const Edge& e : node->next)
+        if (e.leaf && e.leaf->post_accumulate_grad_hook && --pending[e.leaf.get()] == 0)
+          (*e.leaf->post_accumulate_grad_hook)();
     if (!retain_graph) {
       node->next.clear();
       node->saved_inputs.clear();

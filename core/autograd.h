@@ -107,6 +107,12 @@ AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& 
 // `saves` names what fn reads through BackwardCtx::input and ::out; the graph keeps nothing else.
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves = {});
 
+// Calls `hook` during every backward() that reaches `leaf` (a leaf that requires grad), right after
+// the last node that adds into its gradient has run: its grad() is then final for that backward
+// (PyTorch's register_post_accumulate_grad_hook). Data-parallel training starts sending a
+// gradient from there while the backward goes on. An empty hook removes it.
+void set_post_accumulate_grad_hook(const Tensor& leaf, std::function<void()> hook);
+
 // The engine behind Tensor::backward.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 

@@ -3,6 +3,7 @@
 #pragma once
 #include "allocator.h"
 #include "autograd.h"
+#include "distributed.h"
 #include "ops/compare.h"
 #include "ops/conv.h"
 #include "ops/dropout.h"

@@ -54,6 +54,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // a leaf's .grad() (a non-leaf's accumulates in its Node)
   std::shared_ptr<Node> grad_fn;     // null for leaves
+  // A leaf's: called by backward() once nothing more will add into its grad in that backward
+  // (core/autograd.h, set_post_accumulate_grad_hook).
+  std::shared_ptr<const std::function<void()>> post_accumulate_grad_hook;
 };
 
 class Tensor {

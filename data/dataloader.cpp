@@ -15,6 +15,8 @@ constexpr uint64_t kAugmentStream = 0x4155474d454e54ull;  // "AUGMENT"
 
 void check_options(const DataLoaderOptions& o) {
   WICK_CHECK(o.batch_size() > 0, "DataLoader: batch_size must be positive, got ", o.batch_size());
+  WICK_CHECK(o.num_replicas() >= 1 && o.rank() >= 0 && o.rank() < o.num_replicas(), "DataLoader: rank ", o.rank(),
+             " of ", o.num_replicas(), " replicas is not one of them (0 <= rank < num_replicas)");
 }
 
 }  // namespace
@@ -78,9 +80,18 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   check_options(options_);
 }
 
+namespace {
+
+// The samples of an epoch one of `replicas` takes (DataLoaderOptions::num_replicas).
+int64_t share_size(int64_t n, int64_t replicas, bool drop_last) {
+  return drop_last ? n / replicas : (n + replicas - 1) / replicas;
+}
+
+}  // namespace
+
 int64_t DataLoader::size() const {
   check_options(options_);
-  int64_t n = dataset_->size(), b = options_.batch_size();
+  int64_t n = share_size(dataset_->size(), options_.num_replicas(), options_.drop_last()), b = options_.batch_size();
   return options_.drop_last() ? n / b : (n + b - 1) / b;
 }
 
@@ -92,11 +103,17 @@ void DataLoader::set_epoch(int64_t epoch) {
 std::vector<int64_t> DataLoader::order(int64_t epoch) const {
   std::vector<int64_t> idx(static_cast<size_t>(dataset_->size()));
   std::iota(idx.begin(), idx.end(), int64_t(0));
-  if (!options_.shuffle()) return idx;
-  // Fisher–Yates with the loader's own generator, seeded from (seed, epoch).
-  Rng rng(derive_seed(derive_seed(options_.seed(), kShuffleStream), static_cast<uint64_t>(epoch)));
-  for (size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
-  return idx;
+  if (options_.shuffle()) {
+    // Fisher–Yates with the loader's own generator, seeded from (seed, epoch).
+    Rng rng(derive_seed(derive_seed(options_.seed(), kShuffleStream), static_cast<uint64_t>(epoch)));
+    for (size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+  }
+  const int64_t replicas = options_.num_replicas();
+  if (replicas == 1) return idx;
+  const int64_t n = static_cast<int64_t>(idx.size()), share = share_size(n, replicas, options_.drop_last());
+  std::vector<int64_t> mine(static_cast<size_t>(share));
+  for (int64_t k = 0; k < share; ++k) mine[k] = idx[static_cast<size_t>((options_.rank() + k * replicas) % n)];
+  return mine;
 }
 
 uint64_t DataLoader::augmentation_seed(int64_t epoch) const {

@@ -25,6 +25,13 @@ struct DataLoaderOptions {
   WICK_ARG(uint64_t, seed) = 0;
   // Drops the last batch when it would be smaller than batch_size.
   WICK_ARG(bool, drop_last) = false;
+  // Distributed sampling, PyTorch's DistributedSampler: of each epoch's order (the same on every
+  // process with the same seed), this loader takes the samples at positions rank, rank +
+  // num_replicas, rank + 2·num_replicas, ..., so the replicas' shares are disjoint and of equal
+  // size: the order is first padded with its own first samples up to a multiple of num_replicas,
+  // or, with drop_last, cut down to one.
+  WICK_ARG(int64_t, num_replicas) = 1;
+  WICK_ARG(int64_t, rank) = 0;
   // Assembles batch k+1 in the background (core/parallel.h's BackgroundTask) while the caller
   // works on batch k. The batches are the same either way.
   WICK_ARG(bool, prefetch) = true;
@@ -79,7 +86,8 @@ class DataLoader {
   int64_t size() const;  // batches per epoch
   int64_t epoch() const { return epoch_; }  // the number the next begin() will use
   void set_epoch(int64_t epoch);           // e.g. to resume a run
-  // The sample indices of epoch `epoch` in the order they are batched (all of them, drop_last or not).
+  // The sample indices of epoch `epoch` in the order they are batched (all of this replica's
+  // share, drop_last or not).
   std::vector<int64_t> order(int64_t epoch) const;
   // The seed of epoch `epoch`'s augmentation (what Dataset::get_batch receives).
   uint64_t augmentation_seed(int64_t epoch) const;

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/norm.h"
+#include "core/ops/unary.h"
 #include "core/warning.h"
 
 namespace wick::nn {
@@ -88,6 +89,7 @@ void BatchNormImplBase::share_state_of(const BatchNormImplBase& other) {
     num_batches_tracked = reset_tensor("num_batches_tracked", other.num_batches_tracked);
   }
   mode_ = other.mode_;
+  sync_ = other.sync_;
   grad_before_freeze_ = other.grad_before_freeze_;
   warned_unseen_ = other.warned_unseen_;
   train(other.is_training());
@@ -166,7 +168,9 @@ Tensor BatchNormImplBase::forward_impl(const Tensor& x, bool relu) {
   // Running buffers go to the functional form only where it should read or update them.
   Tensor rm = (!batch_stats || update) ? running_mean : Tensor();
   Tensor rv = (!batch_stats || update) ? running_var : Tensor();
-  Tensor y = (relu ? batch_norm_relu : batch_norm)(x, rm, rv, weight, bias, batch_stats, factor, options.eps());
+  Tensor y = sync_ ? sync_batch_norm(x, rm, rv, weight, bias, batch_stats, factor, options.eps())
+                  : (relu ? batch_norm_relu : batch_norm)(x, rm, rv, weight, bias, batch_stats, factor, options.eps());
+  if (sync_ && relu) y = wick::relu(y);
   if (update) {  // only after the update succeeded (a refused NaN batch is not counted)
     ++num_batches_tracked.data<int64_t>()[0];
     num_batches_tracked.bump_version();
@@ -188,6 +192,22 @@ std::string BatchNormImplBase::extra_repr() const {
 void BatchNorm1dImpl::check_input_dim(const Tensor& x) const {
   WICK_CHECK(x.dim() == 2 || x.dim() == 3, "BatchNorm1d: expected 2D or 3D input (got ", x.dim(),
              "D input of shape ", shape_str(x.shape()), ")");
+}
+
+void SyncBatchNormImpl::check_input_dim(const Tensor& x) const {
+  WICK_CHECK(x.dim() >= 2, "SyncBatchNorm: expected an input of at least 2 dimensions (got shape ", shape_str(x.shape()),
+             ")");
+}
+
+int convert_sync_batchnorm(Module& model, bool on) {
+  int n = 0;
+  model.apply([&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNormImplBase*>(&m)) {
+      bn->set_sync(on);
+      ++n;
+    }
+  });
+  return n;
 }
 
 void BatchNorm2dImpl::check_input_dim(const Tensor& x) const {

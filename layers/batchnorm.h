@@ -62,6 +62,11 @@ class BatchNormImplBase : public Module {
   void reset_parameters();     // that, and weight 1, bias 0
   void set_mode(BatchNormMode mode);
   BatchNormMode mode() const { return mode_; }
+  // Synchronized: batch statistics over every process's batch (sync_batch_norm, for data-parallel
+  // training, core/distributed.h), the same as the batch statistics with one process. Not stored
+  // in files: a model trained so is an ordinary BatchNorm. SyncBatchNorm starts synchronized.
+  void set_sync(bool on) { sync_ = on; }
+  bool sync() const { return sync_; }
   // Takes other's tensors (shared, not copied), mode and training flag: a layer that replaces
   // `other` in a model (the BatchNorm+ReLU fusion) and keeps an optimizer's references valid.
   void share_state_of(const BatchNormImplBase& other);
@@ -80,6 +85,7 @@ class BatchNormImplBase : public Module {
   void warn_if_unseen();
 
   BatchNormMode mode_ = BatchNormMode::Auto;
+  bool sync_ = false;
   bool grad_before_freeze_ = true;
   bool warned_unseen_ = false;
 };
@@ -105,6 +111,23 @@ class BatchNorm2dImpl : public BatchNormImplBase {
 };
 WICK_MODULE(BatchNorm2d);
 WICK_REGISTER_MODULE(BatchNorm2d);
+
+// Over (N, C, ...) of any rank >= 2, synchronized across the processes of data-parallel training
+// (PyTorch's SyncBatchNorm, which PyTorch runs on GPUs only). With one process it is a BatchNorm.
+class SyncBatchNormImpl : public BatchNormImplBase {
+ public:
+  explicit SyncBatchNormImpl(const BatchNormOptions& options) : BatchNormImplBase(options) { set_sync(true); }
+
+ protected:
+  void check_input_dim(const Tensor& x) const override;
+};
+WICK_MODULE(SyncBatchNorm);
+WICK_REGISTER_MODULE(SyncBatchNorm);
+
+// Synchronizes (or, with on = false, unsynchronizes) every BatchNorm in `model`, fused ones
+// included, in place: PyTorch's SyncBatchNorm.convert_sync_batchnorm without replacing layers,
+// so holders, optimizers and file names are untouched. Returns how many layers it set.
+int convert_sync_batchnorm(Module& model, bool on = true);
 
 // A BatchNorm and the ReLU after it as one layer: relu(batch_norm(x)) in one pass, with the same
 // values, gradients, tensors and names as the two layers.

@@ -5,6 +5,7 @@
 #include "adam.h"
 #include "checkpoint.h"
 #include "clip.h"
+#include "data_parallel.h"
 #include "evaluate.h"
 #include "fit.h"
 #include "metrics.h"

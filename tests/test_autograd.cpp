@@ -14,6 +14,22 @@ TEST_CASE("gradients accumulate across backward calls and reach shared inputs on
   CHECK(!x.grad().defined());
 }
 
+TEST_CASE("a post-accumulate grad hook runs once per backward, after the last add into the leaf") {
+  Tensor w = from_vector({1.f, 2.f}).requires_grad_(), v = from_vector({3.f, 4.f}).requires_grad_();
+  std::vector<std::vector<float>> at_hook;
+  set_post_accumulate_grad_hook(w, [&] { at_hook.push_back(w.grad().to_vector<float>()); });
+  Tensor y = (w * v).sum() + (w * w).sum() + v.sum();  // w is read by two ops, three times
+  y.backward();
+  REQUIRE(at_hook.size() == 1);
+  CHECK(at_hook[0] == std::vector<float>{3.f + 2.f, 4.f + 4.f});  // v + 2w: the whole gradient
+  (w * 2.0).sum().backward();
+  CHECK(at_hook.size() == 2);
+  set_post_accumulate_grad_hook(w, nullptr);
+  (w * 2.0).sum().backward();
+  CHECK(at_hook.size() == 2);
+  CHECK_THROWS_AS(set_post_accumulate_grad_hook(w * 2.0, [] {}), Error);
+}
+
 TEST_CASE("non-scalar backward needs an explicit gradient") {
   Tensor x = ones({2, 2}).requires_grad_();
   Tensor y = mul(x, 3.0);

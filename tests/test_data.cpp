@@ -540,6 +540,34 @@ TEST_CASE("data: TensorDataset, Subset and a custom Dataset") {
   CHECK_ERROR(Squares().get_batch({5, 6}), "cannot stack sample 6 of shape [3]");
 }
 
+TEST_CASE("data: DataLoader num_replicas and rank shard an epoch as PyTorch's DistributedSampler") {
+  // 10 samples over 3 replicas: the order padded with its own first sample to 12, replica r
+  // taking positions r, r + 3, ...; with drop_last cut to 9.
+  auto opts = [](int64_t rank) { return data::DataLoaderOptions(2).shuffle(true).seed(4).num_replicas(3).rank(rank); };
+  data::DataLoader whole(indexed(10), data::DataLoaderOptions(2).shuffle(true).seed(4));
+  const std::vector<int64_t> all = whole.order(1);
+  std::vector<int64_t> seen;
+  for (int64_t r = 0; r < 3; ++r) {
+    data::DataLoader shard(indexed(10), opts(r));
+    CHECK(shard.size() == 2);  // 4 samples, batches of 2
+    std::vector<int64_t> mine = shard.order(1);
+    REQUIRE(mine.size() == 4);
+    for (int64_t k = 0; k < 4; ++k) CHECK(mine[k] == all[(r + 3 * k) % 10]);
+    shard.set_epoch(1);
+    std::vector<int64_t> batched = epoch_targets(shard);
+    CHECK(batched == mine);
+    seen.insert(seen.end(), mine.begin(), mine.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<int64_t> expected{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, all[0], all[1]};
+  std::sort(expected.begin(), expected.end());
+  CHECK(seen == expected);  // every sample once, plus the two pads
+  data::DataLoader cut(indexed(10), opts(2).drop_last(true));
+  CHECK(cut.order(1) == std::vector<int64_t>{all[2], all[5], all[8]});
+  CHECK(cut.size() == 1);
+  CHECK_ERROR(data::DataLoader(indexed(10), opts(3)), "rank 3 of 3 replicas");
+}
+
 TEST_CASE("data: DataLoader batch shapes, size() and drop_last") {
   data::DataLoader loader(indexed(10), data::DataLoaderOptions(4));
   CHECK(loader.size() == 3);

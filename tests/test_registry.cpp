@@ -46,6 +46,7 @@ const std::map<std::string, Sample>& samples() {
        {R"({"type": "BatchNorm2d", "num_features": 3, "eps": 0.0001, "momentum": 0.5})", {4, 3, 5, 5},
         R"({"": {"mode": "batch-stats"}})"}},
       {"BatchNorm2dReLU", {R"({"type": "BatchNorm2dReLU", "num_features": 3, "track_running_stats": false})", {4, 3, 5, 5}}},
+      {"SyncBatchNorm", {R"({"type": "SyncBatchNorm", "num_features": 3, "momentum": null})", {4, 3, 5}}},
       {"Conv2d",
        {R"({"type": "Conv2d", "in_channels": 4, "out_channels": 6, "kernel_size": [3, 2], "stride": [2, 1],
             "padding": [1, 0], "dilation": 2, "groups": 2, "bias": false})",

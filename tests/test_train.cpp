@@ -371,3 +371,32 @@ TEST_CASE("measure_step_memory predicts a training step's tensor peak, and check
   CHECK(error_of([&] { train::check_step_fits(*model, *data, 1000000, "b", available); }).find("b 200:") == 0);
   CHECK(train::available_memory() > 0);
 }
+
+TEST_CASE("DataParallel on one process: buckets hooked and sent, gradients unchanged, hooks removed after") {
+  manual_seed(5);
+  nn::Sequential model(nn::Linear(4, 3), nn::BatchNorm1d(3), nn::ReLU(), nn::Linear(3, 2));
+  Tensor x = randn({6, 4}), target = from_vector(std::vector<int64_t>{0, 1, 1, 0, 1, 0});
+  cross_entropy(model->forward(x), target).backward();
+  std::vector<std::vector<float>> expected;
+  for (Tensor p : model->parameters()) {
+    expected.push_back(p.grad().to_vector<float>());
+    p.set_grad(Tensor());
+  }
+  {
+    train::DataParallel dp(*model, train::DataParallelOptions().bucket_bytes(24));
+    // 6 floats a bucket, from the last parameter back: {2}, {6}, {3, 3}, {3}, {12}.
+    CHECK(dp.buckets() == 5);
+    for (int step = 0; step < 2; ++step) {
+      dp.before_forward();
+      cross_entropy(model->forward(x), target).backward();
+      dp.after_backward();
+      size_t i = 0;
+      for (Tensor p : model->parameters()) {
+        CHECK(p.grad().to_vector<float>() == expected[i++]);
+        p.set_grad(Tensor());
+      }
+    }
+  }
+  for (const Tensor& p : model->parameters()) CHECK(p.impl()->post_accumulate_grad_hook == nullptr);
+  CHECK_THROWS_AS(train::DataParallel(*model, train::DataParallelOptions().bucket_bytes(0)), Error);
+}

@@ -22,6 +22,7 @@ packages=(
   libopenblas-dev libtbb-dev zlib1g-dev     # GEMM, threads, .gz datasets
   nlohmann-json3-dev libstb-dev libcli11-dev # JSON, images, command line
   libonnx-dev                               # ONNX export (protobuf classes, checker)
+  libopenmpi-dev openmpi-bin                # data-parallel training (optional to build)
   doctest-dev                               # tests
   dataset-fashion-mnist                     # the default dataset
 )

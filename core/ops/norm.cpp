@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/distributed.h"
 #include "core/kernels/batch_norm.h"
 #include "core/trace.h"
 
@@ -43,15 +44,70 @@ void update_running(const Tensor& r, const std::vector<double>& v, double moment
   r.bump_version();
 }
 
-// batch_norm, followed by a ReLU when relu.
+// The batch statistics of every process's batch together (sync_batch_norm): each process's count,
+// mean and sum of squared deviations M2 per channel, gathered and combined in rank order by Chan
+// et al.'s pairwise update (no cancellation, as E[x²] − μ² would have):
+//   n = na + nb,  δ = μb − μa,  μ = μa + δ·nb/n,  M2 = M2a + M2b + δ²·na·nb/n.
+// So every process gets the same bits. Returns the total count; mean and var (biased) are
+// replaced by the global ones.
+int64_t combine_stats(int64_t n, std::vector<double>& mean, std::vector<double>& var) {
+  const size_t C = mean.size(), row = 2 * C + 1;
+  std::vector<double> mine(row), all(row * static_cast<size_t>(dist::world_size()));
+  mine[0] = static_cast<double>(n);
+  for (size_t c = 0; c < C; ++c) {
+    mine[1 + c] = n > 0 ? mean[c] : 0.0;
+    mine[1 + C + c] = n > 0 ? var[c] * static_cast<double>(n) : 0.0;
+  }
+  dist::all_gather(mine.data(), static_cast<int64_t>(row), all.data());
+  double total = 0.0;
+  std::vector<double> m2(C, 0.0);
+  for (int r = 0; r < dist::world_size(); ++r) {
+    const double* p = all.data() + static_cast<size_t>(r) * row;
+    const double nr = p[0];
+    if (nr == 0.0) continue;
+    const double t = total + nr;
+    for (size_t c = 0; c < C; ++c) {
+      if (total == 0.0) {
+        mean[c] = p[1 + c];
+        m2[c] = p[1 + C + c];
+      } else {
+        const double delta = p[1 + c] - mean[c];
+        mean[c] += delta * nr / t;
+        m2[c] += p[1 + C + c] + delta * delta * total * nr / t;
+      }
+    }
+    total = t;
+  }
+  for (size_t c = 0; c < C; ++c) var[c] = total > 0.0 ? m2[c] / total : 0.0;
+  return static_cast<int64_t>(total);
+}
+
+// Σ over every process of the backward's two per-channel sums, in rank order.
+void sum_over_processes(std::vector<double>& a, std::vector<double>& b) {
+  const size_t C = a.size();
+  std::vector<double> mine(a), all(2 * C * static_cast<size_t>(dist::world_size()));
+  mine.insert(mine.end(), b.begin(), b.end());
+  dist::all_gather(mine.data(), static_cast<int64_t>(2 * C), all.data());
+  std::fill(a.begin(), a.end(), 0.0);
+  std::fill(b.begin(), b.end(), 0.0);
+  for (int r = 0; r < dist::world_size(); ++r)
+    for (size_t c = 0; c < C; ++c) {
+      a[c] += all[static_cast<size_t>(r) * 2 * C + c];
+      b[c] += all[static_cast<size_t>(r) * 2 * C + C + c];
+    }
+}
+
+// batch_norm, followed by a ReLU when relu; with the batch statistics of every process's batch
+// together when sync and training with more than one process.
 Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                       const Tensor& bias, bool training, double momentum, double eps, bool relu) {
+                       const Tensor& bias, bool training, double momentum, double eps, bool relu, bool sync) {
   WICK_CHECK(x.defined(), "batch_norm: input is undefined");
   WICK_CHECK(x.dtype() == Dtype::Float32, "batch_norm: expects a float32 input, got ", dtype_name(x.dtype()));
   WICK_CHECK(x.dim() >= 2, "batch_norm: expects input of shape (N, C), (N, C, L) or (N, C, H, W), got ",
              shape_str(x.shape()));
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
-  const int64_t n = N * S;  // values per channel
+  const int64_t n_here = N * S;  // values per channel in this process's batch
+  sync = sync && training && dist::is_distributed();
   check_channel_tensor(weight, "weight", x, C);
   check_channel_tensor(bias, "bias", x, C);
   check_channel_tensor(running_mean, "running_mean", x, C);
@@ -62,15 +118,15 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   WICK_CHECK(training || has_running,
              "batch_norm: eval mode (training = false) normalizes with running_mean and running_var, "
              "which are undefined; use training = true for batch statistics");
-  WICK_CHECK(!training || n != 1, "batch_norm: Expected more than 1 value per channel when training, got input size ",
-             shape_str(x.shape()));
   WICK_CHECK(eps >= 0.0, "batch_norm: eps must be non-negative, got ", eps);
 
   Tensor xc = x.detach().contiguous();
-  std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
+  std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C)), var(static_cast<size_t>(C));
+  if (training && n_here > 0) kernels::batch_norm_stats(xc.data<float>(), N, C, S, mean.data(), var.data());
+  const int64_t n = sync ? combine_stats(n_here, mean, var) : n_here;  // values per channel in the batch
+  WICK_CHECK(!training || n != 1, "batch_norm: Expected more than 1 value per channel when training, got input size ",
+             shape_str(x.shape()), sync ? " over all processes" : "");
   if (training && n > 0) {
-    std::vector<double> var(static_cast<size_t>(C));
-    kernels::batch_norm_stats(xc.data<float>(), N, C, S, mean.data(), var.data());
     if (has_running) {
       // Refuse a NaN/Inf batch before touching anything: PyTorch would poison the buffers for good.
       for (int64_t c = 0; c < C; ++c)
@@ -104,14 +160,18 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   //   training: μ and σ² depend on x. With dμ/dx_j = 1/n and dσ²/dx_j = 2(x_j − μ)/n,
   //     dx = γ·invstd·(g − mean(g) − x̂·mean(g·x̂))
   //        = A·g + B·(x − μ) + K  with A = γ·invstd, B = −γ·invstd³·Σ g(x − μ)/n, K = −γ·invstd·Σ g/n.
+  //   sync: the batch is every process's; μ, σ² and n are the global ones, and so are the two sums
+  //     in B and K (each process's g is that of its own loss; DataParallel then averages the
+  //     parameters' gradients, which makes the whole the gradient of the mean loss). dγ and dβ
+  //     stay this process's own sums, averaged like any other parameter's gradient.
   // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0, out being
   // recomputed from x with the forward's a and β (so only x is kept, not out).
   if (!relu) {  // the backward needs them only for the ReLU's mask
     a.clear();
     beta.clear();
   }
-  record(out, relu ? "batch_norm_relu" : "batch_norm", in.inputs, [mean, invstd, training, iw, ib, N, C, S, n,
-                                                                   a, beta](BackwardCtx& ctx) {
+  const char* name = sync ? "sync_batch_norm" : relu ? "batch_norm_relu" : "batch_norm";
+  record(out, name, in.inputs, [mean, invstd, training, iw, ib, N, C, S, n, n_here, sync, a, beta](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -125,7 +185,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     const bool need_w = iw >= 0 && ctx.needs_grad(iw), need_b = ib >= 0 && ctx.needs_grad(ib);
     const bool need_x = ctx.needs_grad(0);
     std::vector<double> sum_g(static_cast<size_t>(C)), sum_gxc(static_cast<size_t>(C));
-    if (need_w || need_b || (need_x && training))
+    if ((need_w || need_b || (need_x && training)) && n_here > 0)
       kernels::batch_norm_grad_sums(px, g, relu, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
     if (need_w) {
       float* gw = ctx.grad_in(iw).data<float>();
@@ -136,6 +196,11 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
       for (int64_t c = 0; c < C; ++c) gb[c] += static_cast<float>(sum_g[c]);
     }
     if (!need_x) return;
+    if (sync) sum_over_processes(sum_g, sum_gxc);
+    if (n_here == 0) {
+      ctx.grad_in(0);
+      return;
+    }
     const std::vector<double> gamma = channel_values(iw >= 0 ? ctx.input(iw) : Tensor(), C, 1.0);
     std::vector<double> A(static_cast<size_t>(C)), B(static_cast<size_t>(C), 0.0), K(static_cast<size_t>(C), 0.0);
     const double dn = static_cast<double>(n);
@@ -160,12 +225,17 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
-  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, false);
+  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, false, false);
+}
+
+Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, false, true);
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                        const Tensor& bias, bool training, double momentum, double eps) {
-  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, true);
+  return batch_norm_impl(x, running_mean, running_var, weight, bias, training, momentum, eps, true, false);
 }
 
 }  // namespace wick

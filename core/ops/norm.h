@@ -15,6 +15,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
 
+// batch_norm whose training batch is the union of every process's batch (core/distributed.h):
+// the mean, the biased variance that normalizes, the unbiased one that updates the running
+// statistics, and the sums its backward needs are all over every process's values, so P
+// processes with b values each compute what one process would with all P·b (up to rounding).
+// Every process must call it at the same point of its forward and backward. In eval mode, or
+// with one process, it is batch_norm exactly.
+Tensor sync_batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                       double eps = 1e-5);
+
 // relu(batch_norm(...)) as one op: the same values and gradients bit for bit, without the ReLU's
 // own pass over memory each way (nn::Sequential uses it for a BatchNorm followed by a ReLU).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,

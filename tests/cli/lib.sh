@@ -151,7 +151,7 @@ expect_error() {
     problems+=("expected exactly one newline-terminated line on stderr, got $lines line(s)")
   local first
   first=$(head -n 1 "$ERR")
-  [[ ${#first} -le 400 ]] || problems+=("expected a short line on stderr, got ${#first} characters")
+  [[ ${#first} -le 500 ]] || problems+=("expected a short line on stderr, got ${#first} characters")
   if [[ $status -eq 1 ]]; then
     [[ $first == "wick: error: "* ]] || problems+=("expected stderr to start with \"wick: error: \"")
   else
