@@ -16,8 +16,7 @@ struct DataParallel::Bucket {
   std::vector<char> ready;       // per parameter, this step
   size_t num_ready = 0;
   Tensor flat;                   // the gradients, one after another
-  std::unique_ptr<dist::PendingSum> sum;  // while in flight
-  bool launched = false;
+  std::unique_ptr<dist::PendingSum> sum;  // from its launch until after_backward
 };
 
 namespace {
@@ -99,7 +98,7 @@ void DataParallel::fill(Bucket& b) {
 
 void DataParallel::on_grad_ready(size_t bucket, size_t slot) {
   Bucket& b = buckets_[bucket];
-  if (b.launched || b.ready[slot]) return;
+  if (b.sum || b.ready[slot]) return;
   b.ready[slot] = 1;
   ++b.num_ready;
   launch_ready();
@@ -112,7 +111,6 @@ void DataParallel::launch_ready() {
     Bucket& b = buckets_[next_launch_++];
     fill(b);
     b.sum = std::make_unique<dist::PendingSum>(b.flat.data<float>(), b.flat.numel());
-    b.launched = true;
   }
 }
 
@@ -126,8 +124,7 @@ void DataParallel::after_backward() {
   const float scale = 1.0f / static_cast<float>(dist::world_size());
   NoGradGuard no_grad;
   for (Bucket& b : buckets_) {
-    b.sum->wait();
-    b.sum.reset();
+    b.sum.reset();  // waits for the sum
     const float* flat = b.flat.data<float>();
     for (size_t j = 0; j < b.params.size(); ++j) {
       Tensor g = b.params[j].grad();
@@ -141,8 +138,7 @@ void DataParallel::after_backward() {
       for (int64_t k = 0, n = g.numel(); k < n; ++k) dst[k] = src[k] * scale;
       g.bump_version();
     }
-    b.launched = false;  // ready for the next step
-    b.num_ready = 0;
+    b.num_ready = 0;  // ready for the next step
     std::fill(b.ready.begin(), b.ready.end(), 0);
   }
   next_launch_ = 0;
