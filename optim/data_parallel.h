@@ -42,7 +42,8 @@ class DataParallel {
   void before_forward();
   // ... and after each backward, before the optimizer's step: sends the buckets not yet sent,
   // waits for all, and sets every gradient to the mean over the processes. A parameter no
-  // process computed a gradient for keeps none.
+  // process computed a gradient for keeps none. One backward per step: a bucket goes out after
+  // its gradients' first backward, so a second backward before this call would not be summed.
   void after_backward();
 
   // Seconds after_backward has spent waiting for sums so far: the communication the backward
