@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "core/ops/loss.h"
 #include "data/dataloader.h"
 #include "core/random.h"
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
+#include "optim/data_parallel.h"
 #include "optim/evaluate.h"
 #include "optim/progress.h"
 #include "optim/step_memory.h"
@@ -57,6 +59,7 @@ std::string run_options(const FitOptions& o, const optim::Optimizer& optimizer, 
                       {"validation_size", size(o.validation_set())},
                       {"test_size", size(o.test_set())},
                       {"save_best", !o.save_best().empty()},
+                      {"processes", dist::world_size()},
                       {"optimizer", optimizer.name()},
                       {"parameters", optimizer.parameters().size()}};
   return j.dump();
@@ -70,29 +73,77 @@ void check_same_run(const std::string& stored, const std::string& current, const
                " = ", was.contains(key) ? was[key].dump() : "(none)", ", this run has ", value.dump());
 }
 
+// The sums over the processes of n values, added in rank order: the same bits on every process.
+std::vector<double> sum_over_processes(const std::vector<double>& mine) {
+  const size_t n = mine.size();
+  std::vector<double> all(n * static_cast<size_t>(dist::world_size())), sum(n, 0.0);
+  dist::all_gather(mine.data(), static_cast<int64_t>(n), all.data());
+  for (size_t i = 0; i < all.size(); ++i) sum[i % n] += all[i];
+  return sum;
+}
+
+// The largest of one value over the processes: what they all act on.
+int64_t max_over_processes(int64_t value) {
+  int64_t lo = value, hi = value;
+  dist::min_max(value, lo, hi);
+  return hi;
+}
+
+// evaluate() with `set` shared among the processes (each takes a contiguous 1/P of it), the
+// counts and loss sums added up: every process gets the figures of the whole set.
+EvalResult evaluate_shared(nn::Module& model, const std::shared_ptr<const data::Dataset>& set, int64_t batch) {
+  const int64_t processes = dist::world_size(), rank = dist::rank(), n = set->size();
+  if (processes == 1) return evaluate(model, *set, batch);
+  std::vector<int64_t> share(static_cast<size_t>(n * (rank + 1) / processes - n * rank / processes));
+  std::iota(share.begin(), share.end(), n * rank / processes);
+  std::vector<double> mine{0, 0, 0};  // loss sum, correct, images
+  if (!share.empty()) {
+    EvalResult e = evaluate(model, data::Subset(set, std::move(share)), batch);
+    mine = {e.loss * static_cast<double>(e.images), static_cast<double>(e.correct), static_cast<double>(e.images)};
+  }
+  const std::vector<double> sum = sum_over_processes(mine);
+  EvalResult r;
+  r.correct = static_cast<int64_t>(sum[1]);
+  r.images = static_cast<int64_t>(sum[2]);
+  r.loss = sum[0] / sum[2];
+  r.accuracy = sum[1] / sum[2];
+  return r;
+}
+
 // What a step needs besides the batch.
 struct Stepper {
   nn::Module& model;
   optim::Optimizer& optimizer;
   const FitOptions& options;
   std::vector<Tensor> params;  // every group's, for clipping
+  std::unique_ptr<DataParallel> parallel;  // when training on several processes
 
-  // One step on `batch`; the loss is checked before anything is updated.
+  // One step on `batch` (this process's share of it); the loss is checked before anything is
+  // updated. The figures are the whole batch's, on every process.
   StepInfo step(const data::Batch& batch, int64_t done) {
+    if (parallel) parallel->before_forward();
     Tensor logits = model.forward(batch.data);
     Tensor loss = cross_entropy(logits, batch.target, Reduction::Mean, options.label_smoothing());
     StepInfo s;
     s.step = done + 1;
     s.loss = loss.item<double>();
     s.lr = optimizer.lr(0);
+    s.images = batch.size();
+    s.correct = count_correct(logits, batch.target);
+    if (parallel) {  // a loss that is not finite anywhere stops every process here, alike
+      const std::vector<double> sum = sum_over_processes(
+          {s.loss * static_cast<double>(s.images), static_cast<double>(s.correct), static_cast<double>(s.images)});
+      s.loss = sum[0] / sum[2];
+      s.correct = static_cast<int64_t>(sum[1]);
+      s.images = static_cast<int64_t>(sum[2]);
+    }
     WICK_CHECK(std::isfinite(s.loss), "fit: training diverged at step ", s.step,
                " (the loss is not finite); try a smaller learning rate");
     optimizer.zero_grad();
     loss.backward();
+    if (parallel) parallel->after_backward();
     if (options.grad_clip() > 0) optim::clip_grad_norm_(params, options.grad_clip());
     optimizer.step();
-    s.images = batch.size();
-    s.correct = count_correct(logits, batch.target);
     return s;
   }
 };
@@ -117,12 +168,18 @@ std::string epoch_summary(const EpochMetrics& e, const FitOptions& o) {
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train, const FitOptions& options,
               const FitHooks& hooks) {
   check_options(options);
-  check_step_fits(model, train, options.batch_size(), "fit: batch_size");
+  const int64_t processes = dist::world_size();
+  const bool writer = dist::rank() == 0;  // the one process that prints and writes files
+  WICK_CHECK(options.batch_size() % processes == 0, "fit: batch_size ", options.batch_size(),
+             " does not divide among ", processes, " processes (each takes an equal share of every batch)");
+  const int64_t share = options.batch_size() / processes;
+  check_step_fits(model, train, share, "fit: batch_size");
   // The loader borrows the dataset (a non-owning shared_ptr): it lives only inside this call.
   std::shared_ptr<const data::Dataset> train_set(std::shared_ptr<const data::Dataset>(), &train);
   if (options.augmentation().enabled()) train_set = data::with_augmentation(train_set, options.augmentation());
-  data::DataLoaderOptions loader_options(options.batch_size());
-  data::DataLoader loader(train_set, loader_options.shuffle(options.shuffle()).seed(options.seed()));
+  data::DataLoaderOptions loader_options(share);
+  loader_options.shuffle(options.shuffle()).seed(options.seed()).num_replicas(processes).rank(dist::rank());
+  data::DataLoader loader(train_set, loader_options);
   const int64_t batches = loader.size();
   const int64_t curve_every = std::max<int64_t>(1, batches / 20);  // a training point about every 5% of an epoch
   auto at = [&](int64_t epoch, int64_t in_epoch) {  // fractional epochs, the curves' x
@@ -131,7 +188,8 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
   std::unique_ptr<optim::Schedule> schedule;
   if (options.schedule().enabled())
     schedule = std::make_unique<optim::Schedule>(optimizer, options.schedule(), options.epochs(), batches);
-  Stepper stepper{model, optimizer, options, {}};
+  Stepper stepper{model, optimizer, options, {}, nullptr};
+  if (processes > 1) stepper.parallel = std::make_unique<DataParallel>(model);
   for (auto& g : optimizer.param_groups())
     stepper.params.insert(stepper.params.end(), g.params().begin(), g.params().end());
   const int64_t eval_batch = std::max<int64_t>(options.batch_size(), 256);
@@ -142,6 +200,10 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     const std::string folder = latest_checkpoint(options.checkpoint_dir());
     WICK_CHECK(!folder.empty(), "fit: no checkpoint to resume from in ", options.checkpoint_dir());
     CheckpointInfo info = read_checkpoint(folder);
+    int64_t lo = info.state.steps, hi = info.state.steps;
+    dist::min_max(info.state.steps, lo, hi);  // also keeps rank 0 from writing before all have read
+    WICK_CHECK(lo == hi, "fit: the processes found different checkpoints in ", options.checkpoint_dir(),
+               " (after steps ", lo, " to ", hi, "); it must be one folder all of them see");
     check_same_run(info.options, identity, folder);
     WICK_CHECK(info.state.in_epoch <= batches && info.state.epoch <= options.epochs() + 1, folder,
                "/run.json: the position (epoch ", info.state.epoch, ", step ", info.state.in_epoch,
@@ -154,18 +216,21 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     result.last_checkpoint = folder;
   }
   auto checkpoint = [&](double epoch_seconds) {
+    if (!writer) return;
     run.epoch_seconds = epoch_seconds;
     run.random_state = random_state();
     write_checkpoint(options.checkpoint_dir(), model, optimizer, run, identity, options.checkpoint_settings(),
                      options.checkpoint_keep());
     result.last_checkpoint = latest_checkpoint(options.checkpoint_dir());
   };
-  auto signalled = [&] { return options.stop_signal() ? options.stop_signal()->load() : 0; };
+  // Every process must stop at the same step: each acts on the largest value of them all.
+  auto agreed = [&](int64_t mine) { return processes > 1 ? max_over_processes(mine) : mine; };
+  auto signalled = [&] { return options.stop_signal() ? static_cast<int>(agreed(options.stop_signal()->load())) : 0; };
   while (run.epoch <= options.epochs() && !run.stop && !result.interrupted) {
     const int64_t epoch = run.epoch;
     model.train();
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs()), batches,
-                      !options.progress());
+                      !options.progress() || !writer);
     const double carried_seconds = run.epoch_seconds;  // of this epoch, before a resume
     auto seconds = [&] { return carried_seconds + progress.seconds(); };
     loader.set_epoch(epoch - 1);
@@ -189,7 +254,7 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
                     format_percent(run.total.accuracy()).c_str(),
                     static_cast<double>(run.total.images) / std::max(progress.seconds(), 1e-9));
       progress.update(run.in_epoch, figures);
-      if (hooks.on_step && !hooks.on_step(s)) run.stop = result.stopped_by_hook = true;
+      if (hooks.on_step && agreed(!hooks.on_step(s))) run.stop = result.stopped_by_hook = true;
       if (options.max_steps() > 0 && run.steps >= options.max_steps()) run.stop = true;
       result.interrupted = signalled();
       const bool every = options.checkpoint_every() > 0 && run.steps % options.checkpoint_every() == 0;
@@ -213,9 +278,10 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
     run.trained_images += run.total.images;
     // Evaluates `set` into (loss, acc), with a point on each curve. A loss that is not finite
     // means the last steps diverged (each step's own loss was finite): an error, not a result.
-    auto measure = [&](const char* what, const data::Dataset& set, double& loss, double& acc,
+    if (stepper.parallel) stepper.parallel->before_forward();  // rank 0's running statistics
+    auto measure = [&](const char* what, const std::shared_ptr<const data::Dataset>& set, double& loss, double& acc,
                        std::vector<CurvePoint>& loss_curve, std::vector<CurvePoint>& acc_curve) {
-      EvalResult r = evaluate(model, set, eval_batch);
+      EvalResult r = evaluate_shared(model, set, eval_batch);
       WICK_CHECK(std::isfinite(r.loss), "fit: training diverged by step ", run.steps, " (the ", what, " loss is ",
                  r.loss, "); try a smaller learning rate");
       loss = r.loss;
@@ -224,22 +290,22 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
       acc_curve.push_back({at(epoch, run.in_epoch), r.accuracy});
     };
     if (options.validation_set()) {
-      measure("validation", *options.validation_set(), e.val_loss, e.val_acc, run.curves.val_loss, run.curves.val_acc);
+      measure("validation", options.validation_set(), e.val_loss, e.val_acc, run.curves.val_loss, run.curves.val_acc);
       if (!options.save_best().empty() && e.val_acc > run.best_val_acc) {
-        save_as_built(model, options.save_best());
+        if (writer) save_as_built(model, options.save_best());
         run.best_val_acc = e.val_acc;
         run.best_epoch = epoch;
       }
     }
     if (options.test_set())
-      measure("test", *options.test_set(), e.test_loss, e.test_acc, run.curves.test_loss, run.curves.test_acc);
+      measure("test", options.test_set(), e.test_loss, e.test_acc, run.curves.test_loss, run.curves.test_acc);
     progress.finish(epoch_summary(e, options));
     run.epochs.push_back(e);
-    if (!options.metrics_csv().empty())
+    if (writer && !options.metrics_csv().empty())
       write_metrics_csv(options.metrics_csv(), run.epochs, options.validation_set() != nullptr,
                         options.schedule().enabled());
-    if (!options.steps_csv().empty()) write_steps_csv(options.steps_csv(), run.step_log);
-    if (hooks.on_epoch_end && !hooks.on_epoch_end(e)) run.stop = result.stopped_by_hook = true;
+    if (writer && !options.steps_csv().empty()) write_steps_csv(options.steps_csv(), run.step_log);
+    if (hooks.on_epoch_end && agreed(!hooks.on_epoch_end(e))) run.stop = result.stopped_by_hook = true;
     ++run.epoch;
     run.in_epoch = 0;
     run.total = run.window = Tally();
@@ -253,7 +319,8 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
   result.curves = std::move(run.curves);
   result.step_log = std::move(run.step_log);
   result.best_epoch = run.best_epoch;
-  if (!options.plot_svg().empty() && !result.interrupted) {
+  if (stepper.parallel) result.wait_seconds = stepper.parallel->wait_seconds();
+  if (writer && !options.plot_svg().empty() && !result.interrupted) {
     const std::string steps = std::to_string(result.steps) + " steps";
     result.curves.title = options.plot_title().empty() ? steps : options.plot_title() + ", " + steps;
     write_svg_plot(options.plot_svg(), result.curves);

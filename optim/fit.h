@@ -100,6 +100,9 @@ struct FitResult {
   int interrupted = 0;     // stop_signal's value when it ended the run early, else 0
   int64_t resumed_at = -1;     // the step the run was resumed after; -1: not resumed
   std::string last_checkpoint;  // the folder of the last checkpoint written or resumed from
+  // On several processes: seconds spent waiting for gradient sums the backward did not hide
+  // (DataParallel::wait_seconds); else 0.
+  double wait_seconds = 0;
 };
 
 // Trains `model` on `train` (classification: cross-entropy on the logits, targets int64) with
@@ -107,6 +110,15 @@ struct FitResult {
 // mode at the start of every epoch and left so. The global generator (dropout) is used as it stands
 // (seed it with manual_seed first). Throws wick::Error for bad options, and when the loss is not
 // finite (naming the step; no update is made with it).
+//
+// On several processes (dist::is_distributed(), every process calling fit alike) the run is
+// data-parallel (train::DataParallel, docs/distributed.md): batch_size is the global batch, each
+// process takes batch_size / P of every batch (an error when P does not divide it) through the
+// loader's num_replicas/rank, and every step is one step on the whole batch. The step figures
+// and evaluations are the whole batch's and set's (evaluations shared among the processes), the
+// same on every process; only rank 0 prints progress and writes files (metrics, plot, save_best,
+// checkpoints), and a resumed run needs the same number of processes. An exception on one
+// process leaves the others waiting in their next collective: end the job (dist::abort_job).
 FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& train,
               const FitOptions& options = FitOptions(), const FitHooks& hooks = FitHooks());
 

@@ -48,6 +48,7 @@ struct TrainArgs {
   LoopArgs loop;
   OptimArgs optim;
   std::string init, save;
+  bool sync_bn = false;
   CheckpointArgs checkpoint;  // wick train only
 };
 
@@ -82,6 +83,6 @@ int run_inspect(const std::string& path, bool json);
 int run_fold_bn(const std::string& in, const std::string& out, const std::string& model, bool json);
 // Tensor-by-tensor max abs/rel differences of two safetensors files; throws (exit 1) when keys,
 // dtypes or shapes differ or any element has |a - b| > atol + rtol |b|.
-int run_compare(const std::string& a, const std::string& b, double rtol, double atol, bool json);
+int run_compare(const std::string& a, const std::string& b, double rtol, double atol, bool per_tensor, bool json);
 
 }  // namespace wick::cli

@@ -1,5 +1,7 @@
 // wick: train, fine-tune, evaluate, inspect, compare and export small CNNs from the command line.
-// Errors print one line on stderr: exit status 1 for failures, 2 for bad usage.
+// Errors print one line on stderr: exit status 1 for failures, 2 for bad usage. Under mpirun,
+// train and finetune are data-parallel: only rank 0 prints (the others' stdout is dropped), and
+// a process that fails ends the whole job.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -90,6 +92,9 @@ void add_training(CLI::App* cmd, TrainArgs& t) {
       ->check(kPositive);
   cmd->add_option("--save-best", t.loop.save_best, "write the weights of the epoch with the best validation accuracy here");
   cmd->add_option("--step-metrics", t.loop.steps_csv, "write per-step lr, loss and accuracy to this CSV file");
+  cmd->add_flag("--sync-bn", t.sync_bn,
+                "under mpirun: every BatchNorm normalizes with the statistics of the whole batch over all processes "
+                "(SyncBatchNorm)");
 }
 
 }  // namespace
@@ -146,14 +151,18 @@ int main(int argc, char** argv) {
 
   std::string cmp_a, cmp_b;
   double cmp_rtol = 1e-5, cmp_atol = 1e-8;
-  bool cmp_json = false;
+  bool cmp_json = false, cmp_per_tensor = false;
   auto* cmp_cmd = app.add_subcommand("compare", "max differences, tensor by tensor, of two weights files (e.g. vs PyTorch)");
   cmp_cmd->footer("Prints each tensor's max abs and max rel difference. Exit status 0 when every element has\n"
-                  "|a - b| <= atol + rtol * |b| (as torch.allclose), 1 when not or when names, dtypes or shapes differ.");
+                  "|a - b| <= atol + rtol * |b| (as torch.allclose; with --per-tensor, rtol * the tensor's max |b|),\n"
+                  "1 when not or when names, dtypes or shapes differ.");
   cmp_cmd->add_option("a", cmp_a, "safetensors file")->required()->check(CLI::ExistingFile);
   cmp_cmd->add_option("b", cmp_b, "reference safetensors file (rel is relative to it)")->required()->check(CLI::ExistingFile);
   cmp_cmd->add_option("--rtol", cmp_rtol, "relative tolerance")->check(kNonNegative)->capture_default_str();
   cmp_cmd->add_option("--atol", cmp_atol, "absolute tolerance")->check(kNonNegative)->capture_default_str();
+  cmp_cmd->add_flag("--per-tensor", cmp_per_tensor,
+                    "rtol relative to each tensor's largest |b| instead of each element's (for runs whose rounding "
+                    "differs: a weight near 0 then needs no tighter match than the tensor's scale)");
   cmp_cmd->add_flag("--json", cmp_json, "also print one JSON line");
 
   Subcommand bench = add_bench(app);
@@ -197,19 +206,39 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    if (*train_cmd) return run_train(train);
-    if (*ft_cmd) return run_finetune(ft);
-    if (*eval_cmd) return run_eval(ev);
-    if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
-    if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
-    if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_json);
-    for (Subcommand* s : {&bench, &bn_lab, &models, &export_onnx})
-      if (*s->cmd) return s->run();
+    dist::init();  // a world of one unless started by mpirun
+    if (dist::rank() != 0) WICK_CHECK(std::freopen("/dev/null", "w", stdout) != nullptr, "cannot silence stdout");
+    if (dist::is_distributed() && !*train_cmd && !*ft_cmd)
+      throw UsageError("only train and finetune run on several processes (mpirun -np 1, or no mpirun, for " +
+                       app.get_subcommands()[0]->get_name() + ")");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wick: %s\n", e.what());
+    dist::abort_job(dynamic_cast<const UsageError*>(&e) ? 2 : 1);
+  }
+  try {
+    const int code = [&] {
+      if (*train_cmd) return run_train(train);
+      if (*ft_cmd) return run_finetune(ft);
+      if (*eval_cmd) return run_eval(ev);
+      if (*inspect_cmd) return run_inspect(inspect_file, inspect_json);
+      if (*fold_cmd) return run_fold_bn(fold_in, fold_out, fold_model, fold_json);
+      if (*cmp_cmd) return run_compare(cmp_a, cmp_b, cmp_rtol, cmp_atol, cmp_per_tensor, cmp_json);
+      for (Subcommand* s : {&bench, &bn_lab, &models, &export_onnx})
+        if (*s->cmd) return s->run();
+      return 2;
+    }();
+    dist::finalize();
+    return code;
   } catch (const std::exception& e) {  // wick::Error and anything else: one line, status 1
     wick::train::end_progress_line();
     std::fflush(stdout);
-    std::fprintf(stderr, "wick: error: %s\n", e.what());
-    return 1;
+    if (!dist::is_distributed()) {
+      std::fprintf(stderr, "wick: error: %s\n", e.what());
+      return 1;
+    }
+    // The other processes would wait for this one in their next collective: end them all.
+    std::fprintf(stderr, "wick: error (process %d of %d): %s\n", dist::rank(), dist::world_size(), e.what());
+    std::fflush(stderr);
+    dist::abort_job(1);
   }
-  return 2;
 }

@@ -34,7 +34,18 @@ void report(const train::FitResult& r, const CommonArgs& common, const Data& dat
     j["val_acc"] = last.val_acc;
   }
   if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
+  if (dist::is_distributed()) {
+    j["processes"] = dist::world_size();
+    j["wait_seconds"] = r.wait_seconds;
+  }
   std::cout << j.dump() << std::endl;
+}
+
+// "2 threads", or under mpirun "4 processes x 2 threads (--sync-bn)".
+std::string workers(const TrainArgs& a) {
+  std::string threads = std::to_string(get_num_threads()) + (get_num_threads() == 1 ? " thread" : " threads");
+  if (!dist::is_distributed()) return threads;
+  return std::to_string(dist::world_size()) + " processes x " + threads + (a.sync_bn ? " (--sync-bn)" : "");
 }
 
 std::vector<optim::ParamGroup> trainable(const std::vector<Tensor>& params) {
@@ -66,10 +77,15 @@ void check_outputs(const TrainArgs& a) {
 // The training loop on data.train, tested on data.test (and validated on data.validation) after
 // every epoch, with each BatchNorm + ReLU fused into one layer (same values, one pass fewer); the
 // model is then put back as it was built, so what is saved is the user's architecture (fit saves
-// --save-best's weights unfused too).
+// --save-best's weights unfused too). With --sync-bn every BatchNorm is a SyncBatchNorm.
 train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, const Data& data,
-                             const train::FitOptions& options) {
-  train::check_step_fits(model, *data.train, options.batch_size(), "--batch-size");
+                             const train::FitOptions& options, bool sync_bn) {
+  const int processes = dist::world_size();
+  WICK_CHECK(options.batch_size() % processes == 0, "--batch-size ", options.batch_size(), " does not divide among ",
+             processes, " processes: it is the global batch, each process takes an equal share; use a multiple of ",
+             processes);
+  train::check_step_fits(model, *data.train, options.batch_size() / processes, "--batch-size");
+  if (sync_bn) nn::convert_sync_batchnorm(model);
   nn::fuse_batchnorm_relu(model);
   train::FitResult r = train::fit(model, optimizer, *data.train, options);
   nn::unfuse_batchnorm_relu(model);
@@ -107,10 +123,10 @@ int run_train(const TrainArgs& a) {
   hold_out_validation(data, a.loop);
   auto model = make_or_load_model(a.init, a.common.model, a.common.norm, data);
   if (!a.loop.quiet)
-    std::printf("training %s on %s: %lld images, %lld classes, %lld parameters, %d threads\n",
+    std::printf("training %s on %s: %lld images, %lld classes, %lld parameters, %s\n",
                 a.init.empty() ? a.common.model.c_str() : a.init.c_str(), data.name.c_str(),
                 static_cast<long long>(data.train->size()), static_cast<long long>(data.classes),
-                static_cast<long long>(model->parameter_count()), get_num_threads());
+                static_cast<long long>(model->parameter_count()), workers(a).c_str());
   auto opt = make_optimizer(a.optim, trainable(model->parameters()), {});
   const CheckpointArgs& c = a.checkpoint;
   train::FitOptions options = fit_options(a.loop, data);
@@ -120,7 +136,8 @@ int run_train(const TrainArgs& a) {
     catch_stop_signals();
     if (!c.resume.empty() && !a.loop.quiet) std::printf("resuming from %s\n", train::latest_checkpoint(c.dir).c_str());
   }
-  train::FitResult r = train_fused(*model, *opt, data, options);
+  train::FitResult r = train_fused(*model, *opt, data, options, a.sync_bn);
+  if (r.interrupted && dist::rank() != 0) return 128 + r.interrupted;
   if (r.interrupted) {
     std::fflush(stdout);
     std::fprintf(stderr, "wick: stopped by %s after step %lld; checkpoint %s; continue with: wick train --resume %s\n",
@@ -128,7 +145,7 @@ int run_train(const TrainArgs& a) {
                  r.last_checkpoint.c_str(), c.dir.c_str());
     return 128 + r.interrupted;
   }
-  if (!a.save.empty()) {
+  if (!a.save.empty() && dist::rank() == 0) {
     nn::save(*model, a.save);
     if (!a.loop.quiet) std::printf("saved %s\n", a.save.c_str());
   }
@@ -188,10 +205,10 @@ int run_finetune(const FinetuneArgs& f) {
     lrs.push_back(f.backbone_lr >= 0 ? f.backbone_lr : a.optim.lr / 10);
   }
   auto opt = make_optimizer(a.optim, groups, lrs);
-  train::FitResult r = train_fused(*model, *opt, data, fit_options(a.loop, data));
+  train::FitResult r = train_fused(*model, *opt, data, fit_options(a.loop, data), a.sync_bn);
   std::printf("after fine-tuning: test accuracy %s (before: %s)\n", format_percent(r.epochs.back().test_acc).c_str(),
               format_percent(before.accuracy).c_str());
-  if (!a.save.empty()) nn::save(*model, a.save);
+  if (!a.save.empty() && dist::rank() == 0) nn::save(*model, a.save);
   report(r, a.common, data);
   return 0;
 }

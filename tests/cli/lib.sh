@@ -48,16 +48,21 @@ wick() {
   "$WICK" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
 }
 
+# need_ok DESCRIPTION COMMAND: stops the script unless the last run (COMMAND, for the log) exited 0.
+need_ok() {
+  if [[ $RC -ne 0 ]]; then
+    echo "FAIL: $1: expected exit status 0, got $RC from: $2" >&2
+    show_output
+    exit 1
+  fi
+}
+
 # wick_ok DESCRIPTION ARGS...: runs and stops the script unless the exit status is 0.
 wick_ok() {
   local what=$1
   shift
   wick "$@"
-  if [[ $RC -ne 0 ]]; then
-    echo "FAIL: $what: expected exit status 0, got $RC from: wick $*" >&2
-    show_output
-    exit 1
-  fi
+  need_ok "$what" "wick $*"
 }
 
 # expect_eq WHAT EXPECTED ACTUAL

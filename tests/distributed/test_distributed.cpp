@@ -1,6 +1,6 @@
 // Data-parallel pieces under `mpirun -np 2` (tests/CMakeLists.txt): SyncBatchNorm against one
 // BatchNorm over the concatenated batch, and DataParallel's averaged gradients against one
-// process's gradients on the whole batch. Each rank builds the whole batch from the same seed
+// process's gradients on the whole batch, and fit() on two processes. Each rank builds the whole batch from the same seed
 // and takes its half, so the single-process reference is computed on every rank.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -11,7 +11,11 @@
 
 #include "core/core.h"
 #include "layers/nn.h"
+#include "data/synthetic.h"
 #include "optim/data_parallel.h"
+#include "optim/evaluate.h"
+#include "optim/fit.h"
+#include "optim/sgd.h"
 
 using namespace wick;
 
@@ -134,6 +138,31 @@ TEST_CASE("DataParallel: the averaged gradients of two halves are one process's 
     if (!sync_bn) CHECK(first_diff > 1e-4);
     if (!sync_bn) MESSAGE("without SyncBatchNorm the first layer's gradient differs by up to " << first_diff);
   }
+}
+
+TEST_CASE("fit on two processes: global batch figures, shared evaluations, one stop for all") {
+  manual_seed(1);
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
+                       nn::Flatten(), nn::Linear(4 * 28 * 28, 10));
+  optim::SGD sgd(model->parameters(), optim::SGDOptions(0.05));
+  data::Synthetic train_set(96);
+  auto test_set = std::make_shared<data::Synthetic>(101, data::SyntheticOptions().seed(7));  // shares of 50 and 51
+  // Rank 1 alone asks to stop after step 3: both stop there.
+  train::FitHooks hooks;
+  hooks.on_step = [](const train::StepInfo& s) { return !(R() == 1 && s.step == 3); };
+  train::FitResult r = train::fit(*model, sgd, train_set,
+                                  train::FitOptions().batch_size(16).progress(false).test_set(test_set), hooks);
+  CHECK(r.steps == 3);
+  CHECK(r.stopped_by_hook);
+  REQUIRE(r.step_log.size() == 3);
+  CHECK(r.step_log[0].images == 16);  // the global batch's figures
+  // The evaluation shared between the processes is the whole test set's.
+  train::EvalResult whole = train::evaluate(*model, *test_set);
+  CHECK(whole.images == 101);
+  CHECK(r.epochs.back().test_acc == whole.accuracy);
+  CHECK(r.epochs.back().test_loss == doctest::Approx(whole.loss).epsilon(1e-6));
+  // A global batch that does not divide among the processes is refused on every process alike.
+  CHECK_THROWS_AS(train::fit(*model, sgd, train_set, train::FitOptions().batch_size(15).progress(false)), Error);
 }
 
 int main(int argc, char** argv) {
