@@ -12,6 +12,7 @@
 #include "core/ops/loss.h"
 #include "data/dataloader.h"
 #include "core/random.h"
+#include "layers/batchnorm.h"
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
 #include "optim/data_parallel.h"
@@ -110,6 +111,16 @@ EvalResult evaluate_shared(nn::Module& model, const std::shared_ptr<const data::
   return r;
 }
 
+// Whether every module with buffers of its own is a synchronized BatchNorm.
+bool all_synced(nn::Module& model) {
+  for (auto& [name, m] : model.named_modules()) {
+    if (m->named_buffers(false).empty()) continue;
+    auto bn = std::dynamic_pointer_cast<nn::BatchNormImplBase>(m);
+    if (!bn || !bn->sync()) return false;
+  }
+  return true;
+}
+
 // What a step needs besides the batch.
 struct Stepper {
   nn::Module& model;
@@ -130,7 +141,12 @@ struct Stepper {
     s.lr = optimizer.lr(0);
     s.images = batch.size();
     s.correct = count_correct(logits, batch.target);
-    if (parallel) {  // a loss that is not finite anywhere stops every process here, alike
+    optimizer.zero_grad();
+    loss.backward();
+    if (parallel) {
+      parallel->after_backward();
+      // Gathered once the processes meet anyway, after the gradients' sums. A loss that is not
+      // finite anywhere then stops every process at this step, alike.
       const std::vector<double> sum = sum_over_processes(
           {s.loss * static_cast<double>(s.images), static_cast<double>(s.correct), static_cast<double>(s.images)});
       s.loss = sum[0] / sum[2];
@@ -139,9 +155,6 @@ struct Stepper {
     }
     WICK_CHECK(std::isfinite(s.loss), "fit: training diverged at step ", s.step,
                " (the loss is not finite); try a smaller learning rate");
-    optimizer.zero_grad();
-    loss.backward();
-    if (parallel) parallel->after_backward();
     if (options.grad_clip() > 0) optim::clip_grad_norm_(params, options.grad_clip());
     optimizer.step();
     return s;
@@ -189,7 +202,8 @@ FitResult fit(nn::Module& model, optim::Optimizer& optimizer, const data::Datase
   if (options.schedule().enabled())
     schedule = std::make_unique<optim::Schedule>(optimizer, options.schedule(), options.epochs(), batches);
   Stepper stepper{model, optimizer, options, {}, nullptr};
-  if (processes > 1) stepper.parallel = std::make_unique<DataParallel>(model);
+  if (processes > 1)  // synchronized BatchNorms keep the same running statistics everywhere by themselves
+    stepper.parallel = std::make_unique<DataParallel>(model, DataParallelOptions().broadcast_buffers(!all_synced(model)));
   for (auto& g : optimizer.param_groups())
     stepper.params.insert(stepper.params.end(), g.params().begin(), g.params().end());
   const int64_t eval_batch = std::max<int64_t>(options.batch_size(), 256);

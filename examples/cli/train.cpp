@@ -93,8 +93,10 @@ train::FitResult train_fused(nn::Module& model, optim::Optimizer& optimizer, con
 }
 
 // SIGINT and SIGTERM while checkpointing: the first finishes the step, writes a checkpoint and
-// ends the run; a second one ends the process at once.
+// ends the run; a second one ends the process at once. Under mpirun every process gets the
+// signal and rank 0 alone says so.
 std::atomic<int> stop_signal{0};
+bool announce_stop = true;
 
 void on_stop_signal(int sig) {
   if (stop_signal.exchange(sig) != 0) {
@@ -103,10 +105,13 @@ void on_stop_signal(int sig) {
     return;
   }
   const char note[] = "\nwick: finishing this step and writing a checkpoint (signal again to stop at once)\n";
-  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, note, sizeof note - 1);
+  if (announce_stop) {
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, note, sizeof note - 1);
+  }
 }
 
 void catch_stop_signals() {
+  announce_stop = dist::rank() == 0;
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);

@@ -47,6 +47,21 @@ wick compare "$TMP/local.safetensors" "$TMP/one.safetensors" --rtol 1e-3 --atol 
 [[ $RC -eq 1 ]] || fail "without --sync-bn, 2 processes matched 1 process within 1e-3 (expected them to differ)"
 grep '^worst' "$OUT" | sed 's/^/  no sync-bn vs one process: /'
 
+# A checkpointed run on 2 processes, resumed from its next-to-last checkpoint, ends with the bits
+# of the uninterrupted run; one process cannot resume it.
+mpi_ok "2 processes, checkpointed" 2 "${RUN[@]}" --sync-bn --checkpoint-dir "$TMP/ck" --checkpoint-every 7 \
+  --save "$TMP/ck.safetensors"
+wick compare "$TMP/ck.safetensors" "$TMP/sync.safetensors" --rtol 0 --atol 0
+[[ $RC -eq 0 ]] || { fail "a checkpointed run on 2 processes differs from the same run without checkpoints"; show_output; }
+expect_eq "checkpoints kept" "step-14 step-20" "$(ls "$TMP/ck" | sort -t- -k2 -n | xargs)"
+rm -rf "$TMP/ck/step-20"
+mpi_ok "2 processes, resumed after step 14" 2 train --resume "$TMP/ck" --save "$TMP/resumed.safetensors"
+wick compare "$TMP/resumed.safetensors" "$TMP/sync.safetensors" --rtol 0 --atol 0
+[[ $RC -eq 0 ]] || { fail "the run resumed on 2 processes differs from the uninterrupted run"; show_output; }
+wick train --resume "$TMP/ck"
+[[ $RC -eq 1 ]] && grep -q "processes = 2, this run has 1" "$ERR" ||
+  { fail "one process resuming a 2-process run: expected exit 1 naming the process count"; show_output; }
+
 # expect_job_error WHAT STATUS PATTERN: the last mpirun ended with STATUS and stderr matches PATTERN.
 expect_job_error() {
   [[ $RC -eq $2 ]] || { fail "$1: expected exit status $2, got $RC"; show_output; }

@@ -165,6 +165,24 @@ TEST_CASE("fit on two processes: global batch figures, shared evaluations, one s
   CHECK_THROWS_AS(train::fit(*model, sgd, train_set, train::FitOptions().batch_size(15).progress(false)), Error);
 }
 
+TEST_CASE("fit on two processes: a loss that is not finite on one process stops both at that step") {
+  manual_seed(2);
+  Tensor x = randn({32, 6}), y = zeros({32}, Dtype::Int64);
+  if (R() == 1) x.data<float>()[17 * 6] = std::nanf("");  // sample 17: rank 1's 9th, in its third batch of 4
+  data::TensorDataset set(x, y);
+  nn::Sequential model(nn::Linear(6, 3));
+  optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1));
+  int64_t steps = 0;
+  train::FitHooks hooks;
+  hooks.on_step = [&](const train::StepInfo& s) { return ++steps, true; };
+  CHECK_THROWS_WITH_AS(train::fit(*model, sgd, set, train::FitOptions().batch_size(8).shuffle(false).progress(false), hooks),
+                       doctest::Contains("diverged at step 3"), Error);
+  CHECK(steps == 2);
+  // No update was made with the third step's gradients: the weights are finite on both.
+  for (const Tensor& p : model->parameters())
+    for (float v : p.to_vector<float>()) CHECK(std::isfinite(v));
+}
+
 int main(int argc, char** argv) {
   dist::init();
   set_num_threads(1);  // two processes share the machine
