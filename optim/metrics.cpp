@@ -166,18 +166,22 @@ void draw_panel(std::ostringstream& svg, double x0, const Chart& c) {
   }
 }
 
-void write_svg(const std::string& path, const std::vector<Chart>& panels, const std::string& caption) {
+std::string svg_text(const std::vector<Chart>& panels, const std::string& caption) {
   const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1));
   const double height = kPanelH + (caption.empty() ? 0 : 20);
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-      << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height << "' viewBox='0 0 "
+      << width << " " << height << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
   for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, kPanelW * static_cast<double>(i), panels[i]);
   if (!caption.empty())
     svg << "<text x='" << width / 2 << "' y='" << height - 8 << "' text-anchor='middle' font-size='12' fill='#555'>"
         << escape(caption) << "</text>\n";
   svg << "</svg>\n";
-  std::string text = svg.str();
+  return svg.str();
+}
+
+void write_svg(const std::string& path, const std::vector<Chart>& panels, const std::string& caption) {
+  std::string text = svg_text(panels, caption);
   write_file_atomic(path, [&](std::ostream& out) { out << text; });
 }
 
@@ -219,6 +223,8 @@ void write_steps_csv(const std::string& path, const std::vector<StepInfo>& steps
 }
 
 void write_svg_charts(const std::string& path, const std::vector<Chart>& panels) { write_svg(path, panels, ""); }
+
+std::string svg_charts(const std::vector<Chart>& panels) { return svg_text(panels, ""); }
 
 void write_svg_plot(const std::string& path, const Curves& c) {
   Chart loss{"loss", "epoch", "cross-entropy", {curve("train", c.train_loss, 1), curve("test", c.test_loss, 1)}};

@@ -54,6 +54,8 @@ struct Chart {
 
 // Panels side by side, one legend per panel; written atomically.
 void write_svg_charts(const std::string& path, const std::vector<Chart>& panels);
+// The same SVG document as text (to put inline in HTML, say).
+std::string svg_charts(const std::vector<Chart>& panels);
 
 struct CurvePoint {
   double epoch;  // fractional epochs

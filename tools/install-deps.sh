@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Installs what wick needs to build, test and train from Debian 12's packages, and only what is
-# missing (safe to run again; needs root, or sudo), then ONNX Runtime from npm for the ONNX export
-# tests (tools/onnxruntime; without npm or its registry those checks say they were skipped).
+# missing (safe to run again; needs root, or sudo), then from npm ONNX Runtime for the ONNX export
+# tests (tools/onnxruntime) and playwright-core for the bn-lab report's browser test (tools/browser,
+# which also needs Debian's chromium); without npm or its registry those checks say they were skipped.
 set -euo pipefail
 
-install_onnxruntime() {
+# npm_packages FOLDER WHAT: installs tools/FOLDER's locked packages once; WHAT says what is skipped
+# without them. --ignore-scripts: onnxruntime-node ships its CPU library, and its install script
+# would try to download more; playwright-core drives the system's chromium and downloads nothing.
+npm_packages() {
   local dir
-  dir="$(cd "$(dirname "$0")" && pwd)/onnxruntime"
-  [ -d "$dir/node_modules/onnxruntime-node" ] && return 0
+  dir="$(cd "$(dirname "$0")" && pwd)/$1"
+  [ -d "$dir/node_modules" ] && return 0
   if ! command -v npm >/dev/null; then
-    echo "install-deps: no npm, so no ONNX Runtime: the ONNX export tests will skip their runtime checks" >&2
+    echo "install-deps: no npm, so no tools/$1: $2" >&2
     return 0
   fi
-  # --ignore-scripts: the CPU library ships in the package; its install script would download more.
   npm ci --ignore-scripts --no-audit --no-fund --prefix "$dir" >/dev/null ||
-    echo "install-deps: npm could not install onnxruntime-node: the ONNX export tests will skip their runtime checks" >&2
+    echo "install-deps: npm could not install tools/$1: $2" >&2
+}
+
+install_npm() {
+  npm_packages onnxruntime "the ONNX export tests will skip their runtime checks"
+  npm_packages browser "the bn-lab report test will skip its browser check"
 }
 
 packages=(
@@ -33,7 +41,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  install_onnxruntime
+  install_npm
   exit 0
 fi
 
@@ -46,4 +54,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-install_onnxruntime
+install_npm

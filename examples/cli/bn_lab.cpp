@@ -3,6 +3,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -21,7 +22,23 @@ size_t columns(const std::string& s) {
 
 }  // namespace
 
+namespace {
+
+std::string vformat(const char* format, va_list args) {
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::string text(static_cast<size_t>(std::max(n, 0)) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.pop_back();
+  return text;
+}
+
+}  // namespace
+
 void Lab::explain(const std::string& text) {
+  blocks_.push_back({LabBlock::Explain, text});
   std::istringstream words(text);
   std::string word, line;
   while (words >> word) {
@@ -38,9 +55,10 @@ void Lab::explain(const std::string& text) {
 void Lab::say(const char* format, ...) {
   va_list args;
   va_start(args, format);
-  std::vprintf(format, args);
+  std::string line = vformat(format, args);
   va_end(args);
-  std::printf("\n");
+  std::printf("%s\n", line.c_str());
+  blocks_.push_back({LabBlock::Say, line});
 }
 
 void Lab::record(const std::string& key, const nlohmann::json& value) {
@@ -54,12 +72,19 @@ void Lab::record(const std::string& key, const nlohmann::json& value) {
 
 void Lab::verdict(bool holds, const char* format, ...) {
   all_held_ = all_held_ && holds;
-  std::printf("\nverdict: %s", holds ? "" : "NOT SHOWN: ");
   va_list args;
   va_start(args, format);
-  std::vprintf(format, args);
+  std::string text = vformat(format, args);
   va_end(args);
-  std::printf("\n");
+  std::printf("\nverdict: %s%s\n", holds ? "" : "NOT SHOWN: ", text.c_str());
+  blocks_.push_back({LabBlock::Verdict, text, holds});
+}
+
+void Lab::chart(const std::vector<train::Chart>& panels) {
+  blocks_.push_back({LabBlock::Chart, train::svg_charts(panels)});
+  if (args_.plot.empty()) return;
+  train::write_svg_charts(args_.plot, panels);
+  say("wrote %s", args_.plot.c_str());
 }
 
 const std::vector<Experiment>& lab_experiments() {
@@ -86,7 +111,7 @@ const std::vector<Experiment>& lab_experiments() {
 Subcommand add_bn_lab(CLI::App& app) {
   struct State {
     LabArgs args;
-    std::string name;
+    std::vector<std::string> names;
     bool list = false;
     int threads = 0;
   };
@@ -95,9 +120,13 @@ Subcommand add_bn_lab(CLI::App& app) {
   s.cmd = app.add_subcommand("bn-lab", "batch-normalization experiments for learners (see --list)");
   std::vector<std::string> names;
   for (const Experiment& e : lab_experiments()) names.emplace_back(e.name);
-  s.cmd->add_option("experiment", state->name, "the experiment to run (see --list)")->check(CLI::IsMember(names));
+  s.cmd->add_option("experiment", state->names, "the experiment to run (see --list); with --report, any number")
+      ->check(CLI::IsMember(names));
   s.cmd->add_flag("--list", state->list, "name and describe the experiments");
   s.cmd->add_option("--plot", state->args.plot, "write the experiment's picture to this SVG file");
+  s.cmd->add_option("--report", state->args.report,
+                    "write DIR/index.html: the experiments named (default: all) with their explanations, numbers, "
+                    "charts and verdicts, one page that needs nothing else");
   s.cmd->add_option("--weights", state->args.weights,
                     "small-cnn weights for fine-tune and fold (default: pretrain one briefly)")
       ->check(CLI::ExistingFile);
@@ -107,28 +136,53 @@ Subcommand add_bn_lab(CLI::App& app) {
   s.cmd->add_option("--seed", state->args.seed, "seeds initialization and shuffling")->capture_default_str();
   s.cmd->add_flag("--json", state->args.json, "end with one JSON line of every number measured");
   s.run = [state]() -> int {
-    if (state->list || state->name.empty()) {
+    const bool report = !state->args.report.empty();
+    if (state->list || (state->names.empty() && !report)) {
       for (const Experiment& e : lab_experiments()) std::printf("  %-20s %s\n", e.name, e.summary);
       if (!state->list) std::printf("run one with: wick bn-lab NAME\n");
       return 0;
     }
-    const Experiment* chosen = nullptr;
-    for (const Experiment& e : lab_experiments())
-      if (state->name == e.name) chosen = &e;  // CLI11 checked that the name exists
+    auto usage = [](const std::string& what) {
+      std::fprintf(stderr, "wick: %s (see wick bn-lab --help)\n", what.c_str());
+      return 2;
+    };
+    if (state->names.size() > 1 && !report) return usage("name one experiment, or several with --report DIR");
+    std::vector<const Experiment*> chosen;
+    for (const std::string& name : state->names)
+      for (const Experiment& e : lab_experiments())
+        if (name == e.name) chosen.push_back(&e);  // CLI11 checked that the name exists
+    if (chosen.empty())
+      for (const Experiment& e : lab_experiments()) chosen.push_back(&e);
     if (!state->args.plot.empty()) {
-      if (!chosen->plots) {
-        std::fprintf(stderr, "wick: --plot: bn-lab %s draws no picture (running-stats, small-batch, fine-tune and fold do)\n",
-                     chosen->name);
-        return 2;
-      }
+      if (report) return usage("--plot and --report: the report holds the pictures");
+      if (!chosen[0]->plots)
+        return usage(std::string("--plot: bn-lab ") + chosen[0]->name +
+                     " draws no picture (running-stats, small-batch, fine-tune and fold do)");
       check_output_path("--plot", state->args.plot);
     }
+    if (report) {  // the folder is made now: a path that cannot hold the page fails before the experiments run
+      std::error_code ec;
+      std::filesystem::create_directories(state->args.report, ec);
+      WICK_CHECK(!ec, "--report ", state->args.report, ": cannot create the folder (", ec.message(), ")");
+      check_output_path("--report", state->args.report + "/index.html");
+    }
     set_num_threads(state->threads);
-    Lab lab(state->args);
-    std::printf("== bn-lab %s: %s\n\n", chosen->name, chosen->summary);
-    chosen->run(lab);
-    if (state->args.json) std::cout << lab.numbers().dump() << std::endl;
-    return lab.all_held() ? 0 : 1;
+    std::vector<std::unique_ptr<Lab>> labs;
+    bool held = true;
+    for (const Experiment* e : chosen) {
+      labs.push_back(std::make_unique<Lab>(state->args));
+      std::printf("%s== bn-lab %s: %s\n\n", labs.size() > 1 ? "\n" : "", e->name, e->summary);
+      e->run(*labs.back());
+      if (state->args.json) std::cout << labs.back()->numbers().dump() << std::endl;
+      held = held && labs.back()->all_held();
+    }
+    if (report) {
+      std::vector<std::pair<const Experiment*, const Lab*>> runs;
+      for (size_t i = 0; i < chosen.size(); ++i) runs.emplace_back(chosen[i], labs[i].get());
+      write_lab_report(state->args.report, runs);
+      std::printf("\nwrote %s/index.html\n", state->args.report.c_str());
+    }
+    return held ? 0 : 1;
   };
   return s;
 }

@@ -12,12 +12,21 @@ namespace wick::cli {
 struct LabArgs {
   DataArgs data;      // Fashion-MNIST by default, for the experiments that train
   std::string plot;     // --plot FILE.svg ("" when not asked for)
+  std::string report;   // --report DIR: index.html of the experiments run ("" when not asked for)
   std::string weights;  // --weights FILE: the trained small-cnn fine-tune and fold start from
   bool json = false;  // end with one JSON line of every recorded number
   uint64_t seed = 0;
 };
 
-// What an experiment reports through: prose, numbers (printed and kept for --json), a verdict.
+// One piece of an experiment's report, in the order it was printed.
+struct LabBlock {
+  enum Kind { Explain, Say, Verdict, Chart } kind;
+  std::string text;   // the paragraph, line or verdict as printed; a chart's SVG document
+  bool holds = true;  // Verdict only
+};
+
+// What an experiment reports through: prose, numbers (printed and kept for --json), charts, a
+// verdict; all of it also kept in order for --report.
 class Lab {
  public:
   explicit Lab(const LabArgs& args) : args_(args) {}
@@ -32,14 +41,18 @@ class Lab {
   // The one-line conclusion (printf-style). `holds` is false when the measurement contradicts
   // what the experiment demonstrates; the command then exits with status 1.
   void verdict(bool holds, const char* format, ...) __attribute__((format(printf, 3, 4)));
+  // The experiment's picture: written to --plot when given, and kept for --report.
+  void chart(const std::vector<train::Chart>& panels);
 
   bool all_held() const { return all_held_; }
   const nlohmann::json& numbers() const { return numbers_; }
+  const std::vector<LabBlock>& blocks() const { return blocks_; }
 
  private:
   const LabArgs& args_;
   nlohmann::json numbers_ = nlohmann::json::object();
   bool all_held_ = true;
+  std::vector<LabBlock> blocks_;
 };
 
 struct Experiment {
@@ -61,5 +74,9 @@ void lab_fold(Lab& lab);
 void lab_myths(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
+
+// Writes DIR/index.html (bn_lab_report.cpp; DIR exists): every experiment run, with its explanation, printed
+// lines, charts (inline SVG), verdict and numbers, in one file that needs nothing else.
+void write_lab_report(const std::string& dir, const std::vector<std::pair<const Experiment*, const Lab*>>& runs);
 
 }  // namespace wick::cli

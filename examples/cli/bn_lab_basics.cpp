@@ -227,16 +227,13 @@ void lab_running_stats(Lab& lab) {
           static_cast<long long>(steps), static_cast<long long>(steps));
   lab.say("variances: largest difference %.2g (float rounding)", avg_gap);
   lab.record("rs_none_vs_average", avg_gap);
-  if (!lab.args().plot.empty()) {
-    // The population line first, so that the curves are drawn over it.
-    train::Chart means{"running_mean and the population mean", "step (batches of 64)", "running_mean",
-                {{"population", {{1, pop_mean}, {steps, pop_mean}}}}, true};
-    train::Chart vars{"running_var and the population variance", "step (batches of 64)", "running_var",
-               {{"population", {{1, pop_var}, {steps, pop_var}}}}, true};
-    for (const Run& r : runs) means.series.push_back(r.means), vars.series.push_back(r.vars);
-    train::write_svg_charts(lab.args().plot, {means, vars});
-    lab.say("wrote %s", lab.args().plot.c_str());
-  }
+  // The population line first, so that the curves are drawn over it.
+  train::Chart means{"running_mean and the population mean", "step (batches of 64)", "running_mean",
+              {{"population", {{1, pop_mean}, {steps, pop_mean}}}}, true};
+  train::Chart vars{"running_var and the population variance", "step (batches of 64)", "running_var",
+             {{"population", {{1, pop_var}, {steps, pop_var}}}}, true};
+  for (const Run& r : runs) means.series.push_back(r.means), vars.series.push_back(r.vars);
+  lab.chart({means, vars});
   bool converged = true;
   for (const Run& r : runs) converged = converged && r.mean_rows.back() < 0.05 * pop_mean && r.var_rows.back() < 0.05;
   const size_t at10 = 3;  // rows[3] is step 10

@@ -185,16 +185,13 @@ void lab_fine_tune(Lab& lab) {
       "model scores " + format_percent(adabn.original) + " instead of " + format_percent(stale.original) +
       ", so keep one set of statistics per domain.");
 
-  if (!lab.args().plot.empty()) {
-    train::Chart curve{"faded test accuracy after recalibration", "unlabelled faded images used", "accuracy", {}, true};
-    train::Series recal{"recalibrated (AdaBN)", few_images};
-    recal.points.emplace_back(static_cast<double>(kUnlabelled), adabn.faded);
-    const double left = few_images.front().first, right = static_cast<double>(kUnlabelled);
-    curve.series = {recal, {"stale statistics", {{left, stale.faded}, {right, stale.faded}}},
-                    {"original images, stale statistics", {{left, stale.original}, {right, stale.original}}}};
-    train::write_svg_charts(lab.args().plot, {curve});
-    lab.say("wrote %s", lab.args().plot.c_str());
-  }
+  train::Chart curve{"faded test accuracy after recalibration", "unlabelled faded images used", "accuracy", {}, true};
+  train::Series recal{"recalibrated (AdaBN)", few_images};
+  recal.points.emplace_back(static_cast<double>(kUnlabelled), adabn.faded);
+  const double left = few_images.front().first, right = static_cast<double>(kUnlabelled);
+  curve.series = {recal, {"stale statistics", {{left, stale.faded}, {right, stale.faded}}},
+                  {"original images, stale statistics", {{left, stale.original}, {right, stale.original}}}};
+  lab.chart({curve});
   lab.verdict(recovered >= 0.5 && lost >= 0.2,
               "recalibration alone, without one label, wins back %s of the accuracy the fading took",
               format_percent(recovered).c_str());
@@ -316,19 +313,15 @@ void lab_fold(Lab& lab) {
   lab.record("fold_batch1_folded_ms", t1_folded);
   lab.record("fold_batch256_ms", t256);
   lab.record("fold_batch256_folded_ms", t256_folded);
-  if (!lab.args().plot.empty()) {
-    auto panel = [](const char* title, const Timings& t) {
-      train::Chart c{title, "run (alternating)", "ms", {{"unfolded", {}}, {"folded", {}}}};
-      for (size_t run = 0; run < t.a.size(); ++run) {
-        c.series[0].points.emplace_back(static_cast<double>(run + 1), t.a[run]);
-        c.series[1].points.emplace_back(static_cast<double>(run + 1), t.b[run]);
-      }
-      return c;
-    };
-    train::write_svg_charts(lab.args().plot,
-                            {panel("batch 1: ms per image", singles_ms), panel("batch 256: ms per batch", batch_ms)});
-    lab.say("wrote %s", lab.args().plot.c_str());
-  }
+  auto panel = [](const char* title, const Timings& t) {
+    train::Chart c{title, "run (alternating)", "ms", {{"unfolded", {}}, {"folded", {}}}};
+    for (size_t run = 0; run < t.a.size(); ++run) {
+      c.series[0].points.emplace_back(static_cast<double>(run + 1), t.a[run]);
+      c.series[1].points.emplace_back(static_cast<double>(run + 1), t.b[run]);
+    }
+    return c;
+  };
+  lab.chart({panel("batch 1: ms per image", singles_ms), panel("batch 256: ms per batch", batch_ms)});
   lab.say("%s", "");
   lab.explain(
       "The two run at about the same speed in wick: at inference nn::Sequential already fuses each "

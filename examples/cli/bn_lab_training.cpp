@@ -202,23 +202,20 @@ void lab_small_batch(Lab& lab) {
       "whose last BN layers see few values per channel (a 7x7 map at batch 2: n = 98); Group "
       "Normalization (Wu & He, 2018), which does not depend on the batch, was made for that case.");
 
-  if (!lab.args().plot.empty()) {
-    train::Chart acc{"test accuracy after one pass", "batch size", "accuracy",
-              {{"eval mode (running statistics)", {}}, {"batch statistics", {}}}, true};
-    train::Chart noise{"first BN layer's batch statistics", "batch size", "",
-                {{"μ_B wander (σ units)", {}}, {"1 − σ²_B·n/(n−1) / σ²", {}}, {"answers changed by regrouping", {}}},
-                true, true};
-    for (const SmallBatchRow& r : rows) {
-      auto b = static_cast<double>(r.batch);
-      acc.series[0].points.emplace_back(b, r.eval_acc);
-      acc.series[1].points.emplace_back(b, r.batch_stats_acc);
-      noise.series[0].points.emplace_back(b, r.noise[0].wander);
-      noise.series[1].points.emplace_back(b, 1.0 - r.noise[0].var_seen);
-      noise.series[2].points.emplace_back(b, static_cast<double>(r.changed) / static_cast<double>(kTestImages));
-    }
-    train::write_svg_charts(lab.args().plot, {acc, noise});
-    lab.say("wrote %s", lab.args().plot.c_str());
+  train::Chart acc{"test accuracy after one pass", "batch size", "accuracy",
+            {{"eval mode (running statistics)", {}}, {"batch statistics", {}}}, true};
+  train::Chart noise{"first BN layer's batch statistics", "batch size", "",
+              {{"μ_B wander (σ units)", {}}, {"1 − σ²_B·n/(n−1) / σ²", {}}, {"answers changed by regrouping", {}}},
+              true, true};
+  for (const SmallBatchRow& r : rows) {
+    auto b = static_cast<double>(r.batch);
+    acc.series[0].points.emplace_back(b, r.eval_acc);
+    acc.series[1].points.emplace_back(b, r.batch_stats_acc);
+    noise.series[0].points.emplace_back(b, r.noise[0].wander);
+    noise.series[1].points.emplace_back(b, 1.0 - r.noise[0].var_seen);
+    noise.series[2].points.emplace_back(b, static_cast<double>(r.changed) / static_cast<double>(kTestImages));
   }
+  lab.chart({acc, noise});
   bool holds = true;
   for (size_t i = 1; i < rows.size(); ++i) holds = holds && rows[i].noise[0].wander < rows[i - 1].noise[0].wander;
   holds = holds && tiny1.var_seen < large1.var_seen && tiny.changed > large.changed;
