@@ -104,6 +104,8 @@ const std::vector<Experiment>& lab_experiments() {
        lab_fine_tune, true},
       {"fold", "BatchNorm folded into the conv before it: same outputs, no BN layers left", lab_fold, true},
       {"myths", "the seeds' false or misleading claims, each checked by running code", lab_myths},
+      {"init-scale", "a deep MLP from 1/4 to 4 times He's init scale, with and without BN: which train",
+       lab_init_scale, true},
   };
   return list;
 }

@@ -72,6 +72,7 @@ void lab_no_grad_trap(Lab& lab);
 void lab_fine_tune(Lab& lab);
 void lab_fold(Lab& lab);
 void lab_myths(Lab& lab);
+void lab_init_scale(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 
