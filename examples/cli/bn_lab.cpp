@@ -106,6 +106,8 @@ const std::vector<Experiment>& lab_experiments() {
       {"myths", "the seeds' false or misleading claims, each checked by running code", lab_myths},
       {"init-scale", "a deep MLP from 1/4 to 4 times He's init scale, with and without BN: which train",
        lab_init_scale, true},
+      {"sync-bn", "4 processes x 4 images: BatchNorm per process against SyncBatchNorm (simulated)",
+       lab_sync_bn, true},
   };
   return list;
 }

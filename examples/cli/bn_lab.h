@@ -73,6 +73,7 @@ void lab_fine_tune(Lab& lab);
 void lab_fold(Lab& lab);
 void lab_myths(Lab& lab);
 void lab_init_scale(Lab& lab);
+void lab_sync_bn(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 

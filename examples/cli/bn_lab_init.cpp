@@ -9,7 +9,6 @@
 namespace wick::cli {
 namespace {
 
-constexpr int64_t kHidden = 6, kWidth = 128;  // hidden layers and their width
 constexpr double kScales[] = {0.25, 0.5, 1, 2, 4};
 constexpr int64_t kSteps = 300, kBatch = 64, kTestImages = 2000;
 constexpr double kLr = 0.01;
@@ -20,8 +19,8 @@ std::string g(double v) {
   return text;
 }
 
-// Flatten, then kHidden x [Linear, (BatchNorm1d,) ReLU], then Linear to the classes; every hidden
-// Linear drawn from He's normal init (std sqrt(2 / fan_in)) times `scale`, biases 0.
+}  // namespace
+
 nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn) {
   nn::Sequential m{nn::Flatten()};
   int64_t width = inputs;
@@ -41,6 +40,8 @@ nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn) 
   m->push_back(nn::Linear(width, classes));
   return m;
 }
+
+namespace {
 
 struct InitRun {
   double scale = 0;

@@ -1,5 +1,5 @@
-// What the bn-lab training experiments share (bn_lab_training.cpp, bn_lab_finetune.cpp): a
-// stopwatch. Their training runs are train::fit's.
+// What the bn-lab training experiments share (bn_lab_training.cpp, bn_lab_finetune.cpp,
+// bn_lab_init.cpp, bn_lab_sync.cpp): a stopwatch and a deep MLP.
 #pragma once
 #include <chrono>
 
@@ -8,5 +8,10 @@
 namespace wick::cli {
 
 double seconds_since(std::chrono::steady_clock::time_point start);
+
+// Flatten, then kHidden x [Linear(·, kWidth), (BatchNorm1d,) ReLU], then Linear to the classes;
+// every hidden Linear drawn from He's normal init (std sqrt(2 / fan_in)) times `scale`, biases 0.
+constexpr int64_t kHidden = 6, kWidth = 128;
+nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn);
 
 }  // namespace wick::cli
