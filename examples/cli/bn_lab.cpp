@@ -108,6 +108,8 @@ const std::vector<Experiment>& lab_experiments() {
        lab_init_scale, true},
       {"sync-bn", "4 processes x 4 images: BatchNorm per process against SyncBatchNorm (simulated)",
        lab_sync_bn, true},
+      {"precise-bn", "running (EMA) statistics against statistics recomputed with the final weights",
+       lab_precise_bn, true},
   };
   return list;
 }

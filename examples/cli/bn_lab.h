@@ -74,6 +74,7 @@ void lab_fold(Lab& lab);
 void lab_myths(Lab& lab);
 void lab_init_scale(Lab& lab);
 void lab_sync_bn(Lab& lab);
+void lab_precise_bn(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 

@@ -119,7 +119,9 @@ void lab_init_scale(Lab& lab) {
   for (const InitRun& r : runs) {
     lab.say("%6.2f  %-4s  %23.3g   %11.4g   %s", r.scale, r.bn ? "yes" : "no", r.last_std, r.first_loss,
             r.diverged ? ("diverged at step " + std::to_string(r.diverged)).c_str() : format_percent(r.acc).c_str());
-    const std::string key = std::string("init_") + (r.bn ? "bn" : "plain") + "_s" + g(r.scale);
+    std::string scale = g(r.scale);  // "0.25" -> "0_25": a dot would nest the --json keys
+    for (char& c : scale) c = c == '.' ? '_' : c;
+    const std::string key = std::string("init_") + (r.bn ? "bn" : "plain") + "_s" + scale;
     lab.record(key + "_last_std", r.last_std);
     lab.record(key + "_first_loss", r.first_loss);
     lab.record(key + "_acc", r.acc);
