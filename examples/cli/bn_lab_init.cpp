@@ -100,10 +100,7 @@ void lab_init_scale(Lab& lab) {
       "every layer multiplies the activations by about s, so after L layers they have grown or shrunk "
       "by s^L. BatchNorm divides each layer's output by its own standard deviation, so the scale of the "
       "weights in front of it cancels out of the forward pass.");
-  DataArgs args = lab.args().data;
-  args.train_limit = kSteps * kBatch;
-  args.test_limit = kTestImages;
-  Data data = load_data(args, true);
+  Data data = lab_data(lab, kSteps * kBatch, kTestImages);
   lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
               " (Linear, then BatchNorm1d or nothing, then ReLU) on Fashion-MNIST, hidden weights drawn with "
               "He's standard deviation times s, the same draws for both (--seed " + std::to_string(lab.args().seed) +

@@ -50,10 +50,7 @@ void lab_precise_bn(Lab& lab) {
       "model over many training batches and average (\"precise BN\"; wick: nn::recalibrate_batchnorm, "
       "wick finetune --bn recalibrate). A small m averages many batches but of staler weights; a large "
       "m follows the weights but from few batches.");
-  DataArgs args = lab.args().data;
-  args.train_limit = kImages;
-  args.test_limit = kTestImages;
-  Data data = load_data(args, true);
+  Data data = lab_data(lab, kImages, kTestImages);
   lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
               " with BatchNorm1d, one pass over the first " + std::to_string(kImages) +
               " training images (SGD momentum 0.9, lr 0.04·B/128) at each BN momentum and batch size B; then "

@@ -14,6 +14,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+Data lab_data(const Lab& lab, int64_t train_images, int64_t test_images) {
+  DataArgs args = lab.args().data;
+  args.train_limit = train_images;
+  args.test_limit = test_images;
+  return load_data(args, true);
+}
+
 namespace {
 
 constexpr int64_t kTrainImages = 4000;  // one pass over the first 4000 training images (shuffled)
@@ -136,10 +143,7 @@ void lab_small_batch(Lab& lab) {
       "The unbiased correction n/(n−1) in running_var does not fix this: n = N·H·W counts every pixel "
       "(1568 values for 2 images of 28x28), so it changes σ² by 0.06%, while the pixels of one image "
       "are far from independent.");
-  DataArgs args = lab.args().data;
-  args.train_limit = kTrainImages;
-  args.test_limit = kTestImages;
-  Data data = load_data(args, true);
+  Data data = lab_data(lab, kTrainImages, kTestImages);
   lab.explain("Setup: small-cnn from the same initialization (--seed " + std::to_string(lab.args().seed) +
               "), one pass over the first " + std::to_string(kTrainImages) +
               " training images shuffled, SGD momentum 0.9 with lr = 0.05·B/64 (the linear scaling rule: "

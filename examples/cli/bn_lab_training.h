@@ -1,5 +1,5 @@
 // What the bn-lab training experiments share (bn_lab_training.cpp, bn_lab_finetune.cpp,
-// bn_lab_init.cpp, bn_lab_sync.cpp): a stopwatch and a deep MLP.
+// bn_lab_init.cpp, bn_lab_sync.cpp, bn_lab_precise.cpp): a stopwatch, the data and a deep MLP.
 #pragma once
 #include <chrono>
 
@@ -8,6 +8,9 @@
 namespace wick::cli {
 
 double seconds_since(std::chrono::steady_clock::time_point start);
+
+// The lab's dataset (--data-dir; Fashion-MNIST) cut to its first train_images and test_images.
+Data lab_data(const Lab& lab, int64_t train_images, int64_t test_images);
 
 // Flatten, then kHidden x [Linear(·, kWidth), (BatchNorm1d,) ReLU], then Linear to the classes;
 // every hidden Linear drawn from He's normal init (std sqrt(2 / fan_in)) times `scale`, biases 0.
