@@ -110,6 +110,8 @@ const std::vector<Experiment>& lab_experiments() {
        lab_sync_bn, true},
       {"precise-bn", "running (EMA) statistics against statistics recomputed with the final weights",
        lab_precise_bn, true},
+      {"covariate-shift", "BN's outputs shifted at random every step still train: not \"internal covariate shift\"",
+       lab_covariate_shift, true},
   };
   return list;
 }

@@ -75,6 +75,7 @@ void lab_myths(Lab& lab);
 void lab_init_scale(Lab& lab);
 void lab_sync_bn(Lab& lab);
 void lab_precise_bn(Lab& lab);
+void lab_covariate_shift(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 
