@@ -88,12 +88,12 @@ Axis make_axis(const Chart& c, bool x) {
   return log ? log_axis(lo, hi) : linear_axis(lo, hi);
 }
 
-void draw_panel(std::ostringstream& svg, double x0, const Chart& c) {
-  const double left = x0 + kLeft, top = kTop, w = kPanelW - kLeft - kRight, h = kPanelH - kTop - kBottom;
+void draw_panel(std::ostringstream& svg, double x0, double y0, const Chart& c) {
+  const double left = x0 + kLeft, top = y0 + kTop, w = kPanelW - kLeft - kRight, h = kPanelH - kTop - kBottom;
   const Axis ax = make_axis(c, true), ay = make_axis(c, false);
   auto px = [&](double v) { return left + w * ax.frac(v); };
   auto py = [&](double v) { return top + h * (1 - ay.frac(v)); };
-  svg << "<text x='" << left + w / 2 << "' y='22' text-anchor='middle' font-weight='bold'>" << escape(c.title)
+  svg << "<text x='" << left + w / 2 << "' y='" << y0 + 22 << "' text-anchor='middle' font-weight='bold'>" << escape(c.title)
       << "</text>\n";
   for (double t : ay.ticks) {
     double y = top + h * (1 - (t - ay.lo) / (ay.hi - ay.lo));
@@ -166,13 +166,16 @@ void draw_panel(std::ostringstream& svg, double x0, const Chart& c) {
   }
 }
 
-std::string svg_text(const std::vector<Chart>& panels, const std::string& caption) {
-  const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1));
-  const double height = kPanelH + (caption.empty() ? 0 : 20);
+std::string svg_text(const std::vector<Chart>& panels, const std::string& caption, size_t columns = 0) {
+  const size_t n = std::max<size_t>(panels.size(), 1), cols = columns ? std::min(columns, n) : n;
+  const size_t rows = (n + cols - 1) / cols;
+  const double width = kPanelW * static_cast<double>(cols);
+  const double height = kPanelH * static_cast<double>(rows) + (caption.empty() ? 0 : 20);
   std::ostringstream svg;
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height << "' viewBox='0 0 "
       << width << " " << height << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, kPanelW * static_cast<double>(i), panels[i]);
+  for (size_t i = 0; i < panels.size(); ++i)
+    draw_panel(svg, kPanelW * static_cast<double>(i % cols), kPanelH * static_cast<double>(i / cols), panels[i]);
   if (!caption.empty())
     svg << "<text x='" << width / 2 << "' y='" << height - 8 << "' text-anchor='middle' font-size='12' fill='#555'>"
         << escape(caption) << "</text>\n";
@@ -180,8 +183,9 @@ std::string svg_text(const std::vector<Chart>& panels, const std::string& captio
   return svg.str();
 }
 
-void write_svg(const std::string& path, const std::vector<Chart>& panels, const std::string& caption) {
-  std::string text = svg_text(panels, caption);
+void write_svg(const std::string& path, const std::vector<Chart>& panels, const std::string& caption,
+               size_t columns = 0) {
+  std::string text = svg_text(panels, caption, columns);
   write_file_atomic(path, [&](std::ostream& out) { out << text; });
 }
 
@@ -222,9 +226,11 @@ void write_steps_csv(const std::string& path, const std::vector<StepInfo>& steps
   });
 }
 
-void write_svg_charts(const std::string& path, const std::vector<Chart>& panels) { write_svg(path, panels, ""); }
+void write_svg_charts(const std::string& path, const std::vector<Chart>& panels, size_t columns) {
+  write_svg(path, panels, "", columns);
+}
 
-std::string svg_charts(const std::vector<Chart>& panels) { return svg_text(panels, ""); }
+std::string svg_charts(const std::vector<Chart>& panels, size_t columns) { return svg_text(panels, "", columns); }
 
 void write_svg_plot(const std::string& path, const Curves& c) {
   Chart loss{"loss", "epoch", "cross-entropy", {curve("train", c.train_loss, 1), curve("test", c.test_loss, 1)}};

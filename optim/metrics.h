@@ -52,10 +52,11 @@ struct Chart {
   bool log_y = false;
 };
 
-// Panels side by side, one legend per panel; written atomically.
-void write_svg_charts(const std::string& path, const std::vector<Chart>& panels);
+// Panels side by side, `columns` to a row (0: all in one row), one legend per panel; written
+// atomically.
+void write_svg_charts(const std::string& path, const std::vector<Chart>& panels, size_t columns = 0);
 // The same SVG document as text (to put inline in HTML, say).
-std::string svg_charts(const std::vector<Chart>& panels);
+std::string svg_charts(const std::vector<Chart>& panels, size_t columns = 0);
 
 struct CurvePoint {
   double epoch;  // fractional epochs

@@ -80,10 +80,10 @@ void Lab::verdict(bool holds, const char* format, ...) {
   blocks_.push_back({LabBlock::Verdict, text, holds});
 }
 
-void Lab::chart(const std::vector<train::Chart>& panels) {
-  blocks_.push_back({LabBlock::Chart, train::svg_charts(panels)});
+void Lab::chart(const std::vector<train::Chart>& panels, size_t columns) {
+  blocks_.push_back({LabBlock::Chart, train::svg_charts(panels, columns)});
   if (args_.plot.empty()) return;
-  train::write_svg_charts(args_.plot, panels);
+  train::write_svg_charts(args_.plot, panels, columns);
   say("wrote %s", args_.plot.c_str());
 }
 
@@ -112,6 +112,8 @@ const std::vector<Experiment>& lab_experiments() {
        lab_precise_bn, true},
       {"covariate-shift", "BN's outputs shifted at random every step still train: not \"internal covariate shift\"",
        lab_covariate_shift, true},
+      {"inside", "a deep MLP's activations, gradients and update:data ratios layer by layer, with and without BN",
+       lab_inside, true},
   };
   return list;
 }

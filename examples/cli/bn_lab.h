@@ -41,8 +41,9 @@ class Lab {
   // The one-line conclusion (printf-style). `holds` is false when the measurement contradicts
   // what the experiment demonstrates; the command then exits with status 1.
   void verdict(bool holds, const char* format, ...) __attribute__((format(printf, 3, 4)));
-  // The experiment's picture: written to --plot when given, and kept for --report.
-  void chart(const std::vector<train::Chart>& panels);
+  // The experiment's picture, `columns` panels to a row (0: one row): written to --plot when
+  // given, and kept for --report.
+  void chart(const std::vector<train::Chart>& panels, size_t columns = 0);
 
   bool all_held() const { return all_held_; }
   const nlohmann::json& numbers() const { return numbers_; }
@@ -76,6 +77,7 @@ void lab_init_scale(Lab& lab);
 void lab_sync_bn(Lab& lab);
 void lab_precise_bn(Lab& lab);
 void lab_covariate_shift(Lab& lab);
+void lab_inside(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 
