@@ -7,6 +7,11 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
+#if defined(__x86_64__)
+#include <pmmintrin.h>
+#endif
+
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -24,6 +29,19 @@ int num_threads = 0;  // 0: not set yet, all cores
 
 int all_cores() { return static_cast<int>(tbb::info::default_concurrency()); }
 
+std::atomic<bool> flush_denormal{false};
+
+// Puts this thread's float mode where set_flush_denormal left it: every piece of parallel work
+// starts with it, so a worker that joined before the last change follows it too.
+void apply_float_mode() {
+#if defined(__x86_64__)
+  const unsigned mode = flush_denormal.load(std::memory_order_relaxed) ? _MM_FLUSH_ZERO_ON : _MM_FLUSH_ZERO_OFF;
+  if (_MM_GET_FLUSH_ZERO_MODE() == mode) return;
+  _MM_SET_FLUSH_ZERO_MODE(mode);
+  _MM_SET_DENORMALS_ZERO_MODE(mode == _MM_FLUSH_ZERO_ON ? _MM_DENORMALS_ZERO_ON : _MM_DENORMALS_ZERO_OFF);
+#endif
+}
+
 }  // namespace
 
 void set_num_threads(int n) {
@@ -33,6 +51,17 @@ void set_num_threads(int n) {
   control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                   static_cast<size_t>(n));
   num_threads = n;
+}
+
+bool set_flush_denormal(bool on) {
+#if defined(__x86_64__)
+  flush_denormal = on;
+  apply_float_mode();
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
 }
 
 int get_num_threads() {
@@ -45,6 +74,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
   if (end <= begin) return;
   WICK_CHECK(grain > 0, "parallel_for: grain must be positive, got ", grain);
   int64_t chunks = (end - begin + grain - 1) / grain;
+  apply_float_mode();
   if (chunks == 1) {
     fn(begin, end);
     return;
@@ -52,6 +82,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<int64_t>& r) {
+        apply_float_mode();
         for (int64_t c = r.begin(); c < r.end(); ++c)
           fn(begin + c * grain, std::min(end, begin + (c + 1) * grain));
       },
@@ -83,6 +114,7 @@ BackgroundTask::BackgroundTask(std::function<void()> fn) : state_(std::make_uniq
   State* s = state_.get();
   s->group.run([s, fn = std::move(fn)] {
     try {
+      apply_float_mode();
       fn();
     } catch (...) {
       s->error = std::current_exception();

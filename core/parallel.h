@@ -14,6 +14,12 @@ namespace wick {
 void set_num_threads(int n);
 int get_num_threads();
 
+// Denormal floats (magnitudes below 1.2e-38) take a slow path on x86: an operation that reads or
+// makes one can cost a hundred cycles. On, every thread running wick's work treats them as zero
+// (flush-to-zero and denormals-are-zero), as torch.set_flush_denormal(True) does; off by default,
+// as in PyTorch. Returns false, changing nothing, on a CPU without the mode.
+bool set_flush_denormal(bool on);
+
 // Calls fn(chunk_begin, chunk_end) for [begin, end) cut into chunks of `grain` elements (the last
 // may be shorter), in parallel when there are several chunks.
 void parallel_for(int64_t begin, int64_t end, int64_t grain,

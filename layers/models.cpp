@@ -10,17 +10,6 @@ namespace {
 
 using ModulePtr = std::shared_ptr<Module>;
 
-// Norm after a convolution with c output channels.
-ModulePtr norm2d(Norm norm, int64_t c) {
-  switch (norm) {
-    case Norm::Batch: return BatchNorm2d(c).ptr();
-    case Norm::Group: return GroupNorm(GroupNormOptions(8, c)).ptr();
-    case Norm::Layer: return GroupNorm(GroupNormOptions(1, c)).ptr();
-    case Norm::None: return Identity().ptr();
-  }
-  detail::fail("unknown Norm");
-}
-
 Norm norm_or(const ModelOptions& o, Norm fallback) { return o.norm().value_or(fallback); }
 
 void check_size(const char* model, const ModelOptions& o, int64_t min_side, const char* why) {
@@ -54,6 +43,16 @@ ModulePtr basic_block(int64_t cin, int64_t cout, int64_t stride, Norm norm) {
 }
 
 }  // namespace
+
+std::shared_ptr<Module> norm2d(Norm norm, int64_t channels) {
+  switch (norm) {
+    case Norm::Batch: return BatchNorm2d(channels).ptr();
+    case Norm::Group: return GroupNorm(GroupNormOptions(8, channels)).ptr();
+    case Norm::Layer: return GroupNorm(GroupNormOptions(1, channels)).ptr();
+    case Norm::None: return Identity().ptr();
+  }
+  detail::fail("unknown Norm");
+}
 
 const char* norm_name(Norm norm) {
   switch (norm) {

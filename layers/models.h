@@ -15,7 +15,9 @@ namespace wick::nn {
 //   Batch: BatchNorm2d (mlp: BatchNorm1d)       Group: GroupNorm with 8 groups
 //   Layer: GroupNorm with 1 group (mlp: LayerNorm)  None: Identity, so the other layers keep their names
 enum class Norm { Batch, Group, Layer, None };
-const char* norm_name(Norm norm);                 // "batch", "group", "layer", "none"
+const char* norm_name(Norm norm);
+// The layer `norm` puts after a convolution with `channels` outputs (as listed above).
+std::shared_ptr<Module> norm2d(Norm norm, int64_t channels);                 // "batch", "group", "layer", "none"
 Norm norm_from_name(const std::string& name);     // the inverse; throws on another name
 
 struct ModelOptions {

@@ -10,6 +10,24 @@ TEST_CASE("set_num_threads is reported back") {
   CHECK(get_num_threads() >= 1);
 }
 
+TEST_CASE("set_flush_denormal: denormals are zero on the calling thread and on every worker, until turned off") {
+  // 1e-30 * 1e-10 = 1e-40 is a denormal float; flushed, it is 0.
+  auto products = [] {
+    std::vector<float> out(64);
+    volatile float a = 1e-30f, b = 1e-10f;
+    parallel_for(0, 64, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) out[i] = a * b;
+    });
+    return out;
+  };
+  set_num_threads(2);
+  REQUIRE(set_flush_denormal(true));
+  for (float v : products()) CHECK(v == 0.0f);
+  set_flush_denormal(false);
+  for (float v : products()) CHECK(v > 0.0f);
+  set_num_threads(0);
+}
+
 TEST_CASE("parallel_sum combines fixed chunks in order") {
   double total = parallel_sum(0, 100000, 1000, [](int64_t b, int64_t e) { return double(e - b); });
   CHECK(total == 100000.0);

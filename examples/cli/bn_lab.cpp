@@ -114,6 +114,8 @@ const std::vector<Experiment>& lab_experiments() {
        lab_covariate_shift, true},
       {"inside", "a deep MLP's activations, gradients and update:data ratios layer by layer, with and without BN",
        lab_inside, true},
+      {"alternatives", "BatchNorm, GroupNorm, LayerNorm and none in one CNN at batch 2 to 128: where each wins",
+       lab_alternatives, true},
   };
   return list;
 }

@@ -78,6 +78,7 @@ void lab_sync_bn(Lab& lab);
 void lab_precise_bn(Lab& lab);
 void lab_covariate_shift(Lab& lab);
 void lab_inside(Lab& lab);
+void lab_alternatives(Lab& lab);
 
 const std::vector<Experiment>& lab_experiments();
 

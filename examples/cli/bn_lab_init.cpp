@@ -21,9 +21,9 @@ std::string g(double v) {
 
 }  // namespace
 
-nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn) {
+nn::Sequential deep_mlp(const Data& data, double scale, nn::Norm norm) {
   nn::Sequential m{nn::Flatten()};
-  int64_t width = inputs;
+  int64_t width = numel_of(data.train->example_shape());
   for (int64_t i = 0; i < kHidden; ++i) {
     nn::Linear layer(width, kWidth);
     {
@@ -33,11 +33,13 @@ nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn) 
       layer->bias.zero_();
     }
     m->push_back(layer);
-    if (bn) m->push_back(nn::BatchNorm1d(kWidth));
+    if (norm == nn::Norm::Batch) m->push_back(nn::BatchNorm1d(kWidth));
+    if (norm == nn::Norm::Group) m->push_back(nn::GroupNorm(8, kWidth));
+    if (norm == nn::Norm::Layer) m->push_back(nn::LayerNorm(nn::LayerNormOptions({kWidth})));
     m->push_back(nn::ReLU());
     width = kWidth;
   }
-  m->push_back(nn::Linear(width, classes));
+  m->push_back(nn::Linear(width, data.classes));
   return m;
 }
 
@@ -57,10 +59,7 @@ InitRun train_one(const Lab& lab, const Data& data, double scale, bool bn) {
   r.scale = scale;
   r.bn = bn;
   manual_seed(lab.args().seed);
-  const Shape shape = data.train->example_shape();
-  int64_t inputs = 1;
-  for (int64_t d : shape) inputs *= d;
-  nn::Sequential model = deep_mlp(inputs, data.classes, scale, bn);
+  nn::Sequential model = deep_mlp(data, scale, bn ? nn::Norm::Batch : nn::Norm::None);
   optim::SGD opt(model->parameters(), optim::SGDOptions(kLr).momentum(0.9));
   data::DataLoader loader(data.train, data::DataLoaderOptions(kBatch).shuffle(true).seed(lab.args().seed));
   int64_t step = 0;

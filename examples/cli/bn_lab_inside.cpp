@@ -61,7 +61,7 @@ InsideRun train_one(const Lab& lab, const Data& data, bool bn) {
   InsideRun r;
   r.bn = bn;
   manual_seed(lab.args().seed);
-  nn::Sequential model = deep_mlp(numel_of(data.train->example_shape()), data.classes, 1.0, bn);
+  nn::Sequential model = deep_mlp(data, 1.0, bn ? nn::Norm::Batch : nn::Norm::None);
   std::vector<Tensor> weights;  // the hidden Linear layers'
   for (size_t i = 0; i < model->size(); ++i)
     if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>((*model)[i])) {

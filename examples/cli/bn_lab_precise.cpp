@@ -26,7 +26,7 @@ PreciseRun train_one(const Lab& lab, const Data& data, double momentum, int64_t 
   r.momentum = momentum;
   r.batch = batch;
   manual_seed(lab.args().seed);
-  nn::Sequential model = deep_mlp(numel_of(data.train->example_shape()), data.classes, 1.0, true);
+  nn::Sequential model = deep_mlp(data, 1.0, nn::Norm::Batch);
   for (auto& [name, bn] : nn::batchnorm_layers(*model)) bn->options.momentum(momentum);
   optim::SGD opt(model->parameters(), optim::SGDOptions(kLrAt128 * static_cast<double>(batch) / 128).momentum(0.9));
   train::fit(*model, opt, *data.train,

@@ -22,7 +22,7 @@ struct ShiftRun {
 // s ~ U[kScaleLo, kScaleHi) and m ~ U[-kShift, kShift) drawn anew at every training forward
 // (identity while *noise_on is false: evaluation).
 nn::Sequential shifted_mlp(const Data& data, bool bn, bool noisy, const bool* noise_on) {
-  nn::Sequential base = deep_mlp(numel_of(data.train->example_shape()), data.classes, 1.0, bn);
+  nn::Sequential base = deep_mlp(data, 1.0, bn ? nn::Norm::Batch : nn::Norm::None);
   if (!noisy) return base;
   nn::Sequential out;
   for (const auto& [name, child] : base->named_children()) {

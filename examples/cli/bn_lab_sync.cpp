@@ -30,7 +30,7 @@ SyncRun train_one(const Lab& lab, const Data& data, bool sync) {
   SyncRun r;
   r.sync = sync;
   manual_seed(lab.args().seed);
-  nn::Sequential model = deep_mlp(numel_of(data.train->example_shape()), data.classes, 1.0, true);
+  nn::Sequential model = deep_mlp(data, 1.0, nn::Norm::Batch);
   optim::SGD opt(model->parameters(), optim::SGDOptions(kLr).momentum(0.9));
   data::DataLoader loader(data.train,
                           data::DataLoaderOptions(kProcesses * kPerProcess).shuffle(true).seed(lab.args().seed));

@@ -12,9 +12,10 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 // The lab's dataset (--data-dir; Fashion-MNIST) cut to its first train_images and test_images.
 Data lab_data(const Lab& lab, int64_t train_images, int64_t test_images);
 
-// Flatten, then kHidden x [Linear(·, kWidth), (BatchNorm1d,) ReLU], then Linear to the classes;
-// every hidden Linear drawn from He's normal init (std sqrt(2 / fan_in)) times `scale`, biases 0.
+// For `data`'s images and classes: Flatten, then kHidden x [Linear(·, kWidth), norm, ReLU], then
+// Linear to the classes; every hidden Linear drawn from He's normal init (std sqrt(2 / fan_in))
+// times `scale`, biases 0. norm: BatchNorm1d, GroupNorm with 8 groups, LayerNorm, or nothing.
 constexpr int64_t kHidden = 6, kWidth = 128;
-nn::Sequential deep_mlp(int64_t inputs, int64_t classes, double scale, bool bn);
+nn::Sequential deep_mlp(const Data& data, double scale, nn::Norm norm);
 
 }  // namespace wick::cli
