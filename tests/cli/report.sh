@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# wick bn-lab --report DIR: two experiments (one with a chart) written as one page, checked in
-# headless chromium by report_browser.js (no console errors, no requests, charts rendered, fits a
-# phone, the numbers equal the same run's --json lines); and the flags' errors. Without chromium or
+# wick bn-lab --report DIR: four experiments (three with charts, one a grid of ten panels) written
+# as one page, checked in headless chromium by report_browser.js (no console errors, no requests,
+# charts rendered, fits a phone, the numbers equal the same run's --json lines); and the flags' errors. Without chromium or
 # tools/browser's npm packages the browser check reports "skipped" (77), unless
 # WICK_REQUIRE_BROWSER is set (CI), which makes it a failure.
 # Run: bash tests/cli/report.sh <wick binary> <tests/data dir>
@@ -17,11 +17,11 @@ grep -q "^wick: error: --report $TMP/file: cannot create the folder" "$ERR" || {
 wick bn-lab modes batch-size
 expect_eq "two experiments without --report: exit status" 2 "$RC"
 
-NAMES=(modes running-stats)
+NAMES=(modes running-stats inside sync-bn)
 wick_ok "bn-lab ${NAMES[*]} --report" bn-lab "${NAMES[@]}" --report "$TMP/report" --json --threads 2
 grep '^{' "$OUT" >"$TMP/numbers.jsonl"
 [[ -s $TMP/report/index.html ]] || die "no $TMP/report/index.html"
-expect_eq "verdicts on the page" 2 "$(grep -c "class='verdict'" "$TMP/report/index.html")"
+expect_eq "verdicts on the page" ${#NAMES[@]} "$(grep -c "class='verdict'" "$TMP/report/index.html")"
 
 modules=$ROOT/tools/browser/node_modules
 if [[ ! -x /usr/bin/chromium || ! -d $modules/playwright-core ]] || ! command -v node >/dev/null; then
