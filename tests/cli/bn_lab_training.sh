@@ -8,7 +8,7 @@
 # WICK_SANITIZED is unset. init-scale (ten deep MLPs, 300 steps each, some diverging on purpose),
 # sync-bn (4 simulated processes x 4 images), precise-bn (EMA against recomputed statistics, six
 # runs), covariate-shift (BN with shifting noise after it, BN, no normalization), inside (per-layer
-# statistics of a deep MLP with and without BN) and alternatives (BN, GN, LN, none at batch 2-128)
+# statistics of a deep MLP with and without BN; its step-1 numbers are PyTorch's too) and alternatives (BN, GN, LN, none at batch 2-128)
 # are checked by their verdicts for seed 0 (they hold for seeds 0-4, docs/batchnorm.md). About two
 # minutes in Release.
 # Run: bash tests/cli/bn_lab_training.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
@@ -41,6 +41,7 @@ verdict_holds sync-bn sync_bn_sync_acc
 verdict_holds precise-bn precise_b128_m001_precise_acc
 verdict_holds covariate-shift shift_noisy_bn_acc
 verdict_holds inside inside_bn_layer6_late_update_ratio
+compare inside_ inside
 if [[ -z ${WICK_SANITIZED:-} ]]; then
   verdict_holds small-batch small_batch_b2_eval_acc
   verdict_holds alternatives alt_mlp_b2_batch_acc

@@ -8,10 +8,14 @@
 #              set, and the recalibrated buffers
 #   fold:      torch.nn.utils.fusion.fuse_conv_bn_eval on each Conv2d + BatchNorm2d: the folded
 #              weights (per output channel, the sum of |W'|) and biases, parameter and buffer counts
+#   inside:    step 1 of the deep MLP with and without BatchNorm1d, initialized as wick initializes it
+#              for --seed 0 (the same mt19937 draws) on the first batch wick's shuffling DataLoader
+#              gives (SplitMix64 Fisher-Yates, reproduced here): the standard deviation of every
+#              ReLU's input and of the loss's gradient at every ReLU's output
 # Writes tests/data/bn_lab_training.json and tests/data/bn_lab_training.txt, one "key value atol rtol"
 # line per number (value: a comma-separated list for tensors), which tests/cli/bn_lab_training.sh
 # compares with wick's: |wick - torch| <= atol + rtol*|torch|, element by element.
-# (small-batch trains from scratch for thousands of steps: float rounding grows into different
+# (small-batch, and inside after step 1, train from scratch for thousands of steps: float rounding grows into different
 # weights, so PyTorch cannot reproduce its numbers; it is checked by its verdict.)
 # Run: /usr/bin/python3 tools/golden/bn_lab_training.py   (2-3 minutes on a busy 2-core machine)
 import copy
@@ -24,6 +28,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from bn_lab_basics import wick_reset, wick_rng
 from cli_reference import MEAN, STD, read_idx
 from common import DATA_DIR, write
 from nn_model import small_cnn
@@ -42,6 +47,7 @@ BUFFER = (1e-6, 1e-5)          # running statistics averaged over 20 batches
 FOLDED = (1e-6, 1e-5)          # folded weights and biases
 NOISE = (1e-4, 0.0)            # float rounding on both sides: both must be tiny
 EXACT = (0.0, 0.0)             # counts
+STEP_ONE = (0.0, 1e-4)         # standard deviations of one forward and backward pass
 
 
 def read_safetensors(path):
@@ -170,6 +176,80 @@ def lab_fold(out, test_x):
     print("fold: max |unfolded - folded| %.3g" % diff)
 
 
+INSIDE_HIDDEN, INSIDE_WIDTH, INSIDE_BATCH, INSIDE_IMAGES = 6, 128, 64, 300 * 64
+U64 = (1 << 64) - 1
+SHUFFLE_STREAM = 0x53485546464C45  # "SHUFFLE", data/dataloader.cpp
+
+
+def mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64
+    return z ^ (z >> 31)
+
+
+def derive_seed(a, b):
+    """data/dataset.cpp's derive_seed: two SplitMix64 finalizer rounds over a combination of a and b."""
+    z = (a * 0x9E3779B97F4A7C15 + (b ^ 0xD1B54A32D192ED03) + ((b << 17) & U64) + (b >> 13)) & U64
+    return mix((mix(z) + 0x9E3779B97F4A7C15) & U64)
+
+
+def shuffled(n, seed, epoch):
+    """The order wick's DataLoader visits n examples in: Fisher-Yates driven by SplitMix64."""
+    state = derive_seed(derive_seed(seed, SHUFFLE_STREAM), epoch)
+    order = list(range(n))
+    for i in range(n, 1, -1):
+        limit = U64 - U64 % i
+        while True:
+            state = (state + 0x9E3779B97F4A7C15) & U64
+            v = mix(state)
+            if v < limit:
+                break
+        j = v % i
+        order[i - 1], order[j] = order[j], order[i - 1]
+    return order
+
+
+def inside_mlp(seed, bn):
+    """bn-lab inside's network: deep_mlp (each Linear drawn at construction, then its hidden weights
+    redrawn from He's normal init: two uniforms per value) and then every Linear reset to the default."""
+    rs = wick_rng(seed)
+    layers, width = [nn.Flatten()], 28 * 28
+    for _ in range(INSIDE_HIDDEN):
+        linear = nn.Linear(width, INSIDE_WIDTH)
+        wick_reset(rs, linear)
+        rs.random_sample(2 * linear.weight.numel())  # kaiming_normal_, overwritten below
+        layers += [linear] + ([nn.BatchNorm1d(INSIDE_WIDTH)] if bn else []) + [nn.ReLU()]
+        width = INSIDE_WIDTH
+    layers.append(nn.Linear(width, 10))
+    wick_reset(rs, layers[-1])
+    model = nn.Sequential(*layers)
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            wick_reset(rs, layer)
+    return model.train()
+
+
+def lab_inside(out, train_pixels, train_y):
+    first = shuffled(INSIDE_IMAGES, 0, 0)[:INSIDE_BATCH]
+    x, y = normalized(train_pixels[first]), train_y[first]
+    for bn in (False, True):
+        model = inside_mlp(0, bn)
+        h, inputs, outputs = x, [], []
+        for layer in model:
+            if isinstance(layer, nn.ReLU):
+                inputs.append(h.detach())
+                h = layer(h)
+                h.retain_grad()
+                outputs.append(h)
+            else:
+                h = layer(h)
+        nn.functional.cross_entropy(h, y).backward()
+        for layer, (i, o) in enumerate(zip(inputs, outputs)):
+            key = "inside_%s_step1_layer%d" % ("bn" if bn else "plain", layer + 1)
+            out[key + "_input_std"] = (i.var(unbiased=False).sqrt().item(), STEP_ONE)
+            out[key + "_grad_std"] = (o.grad.var(unbiased=False).sqrt().item(), STEP_ONE)
+
+
 def main():
     torch.set_num_threads(2)
     test_pixels = read_idx("t10k-images-idx3-ubyte.gz")
@@ -180,6 +260,8 @@ def main():
     out = {}
     lab_fine_tune(out, test_x, test_y, normalized(faded(test_pixels)), normalized(faded(train_pixels)), train_y)
     lab_fold(out, test_x)
+    lab_inside(out, read_idx("train-images-idx3-ubyte.gz")[:INSIDE_IMAGES],
+               torch.from_numpy(read_idx("train-labels-idx1-ubyte.gz")[:INSIDE_IMAGES].astype(np.int64)))
 
     write("bn_lab_training", {key: {"value": v, "atol": tol[0], "rtol": tol[1]} for key, (v, tol) in out.items()})
     path = os.path.join(DATA_DIR, "bn_lab_training.txt")
