@@ -227,8 +227,11 @@ void lab_inside(Lab& lab) {
       "ratio starts far below 1e-3, and the network spends most of its steps growing its weights until the signal "
       "gets through. With BN every layer's input has standard deviation 1 whatever the weights, the gradients "
       "stay within " + g(spread(grad[1][0])) + "x of each other across layers, and every layer learns at a "
-      "steady rate from the first step. By the last step both networks have settled into similar-looking "
-      "histograms; the one without BN lost the steps it took to get there.");
+      "steady rate from the first step. By step " + std::to_string(kSteps) + " the network without BN has "
+      "grown its weights until every layer's input has a standard deviation between " +
+      g(*std::min_element(in[0].back().begin(), in[0].back().end())) + " and " +
+      g(*std::max_element(in[0].back().begin(), in[0].back().end())) + ", but it spent its first steps getting "
+      "there, and it ends behind.");
   lab.verdict(plain_shrink > 5 && plain_grad > 20 && spread(in[1][0]) < 1.01 && spread(grad[1][0]) < 5 &&
                   plain_early < 5e-4 && bn_early > 1e-3 && runs[1].acc > runs[0].acc + 0.1,
               "with the default init and no BN the signal shrinks %sx through %lld layers, the first layer's gradient "
