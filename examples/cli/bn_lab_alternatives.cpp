@@ -68,11 +68,8 @@ void lab_alternatives(Lab& lab) {
               "and the learning rate scaled with the batch (0.05 at batch 32: 0.003125 at batch 2, 0.2 at 128), "
               "and tested in eval mode on the first " + std::to_string(kTestImages) + " test images. Denormal "
               "floats are flushed to zero (set_flush_denormal): at batch 2 the MLP's BatchNorm sends back "
-              "gradients near 1e-40, which an x86 core handles about seven times slower than normal floats.");
-  struct FlushDenormal {  // on for the experiment only
-    FlushDenormal() { set_flush_denormal(true); }
-    ~FlushDenormal() { set_flush_denormal(false); }
-  } flush;
+              "gradients near 1e-40, which an x86 core handles several times slower than normal floats.");
+  FlushDenormals flush;
   auto start = std::chrono::steady_clock::now();
   // acc[net][batch][norm]; net 0 the CNN, 1 the MLP
   std::vector<std::vector<std::vector<double>>> acc(2);

@@ -1,5 +1,6 @@
 // What the bn-lab training experiments share (bn_lab_training.cpp, bn_lab_finetune.cpp,
-// bn_lab_init.cpp, bn_lab_sync.cpp, bn_lab_precise.cpp): a stopwatch, the data and a deep MLP.
+// bn_lab_init.cpp, bn_lab_sync.cpp, bn_lab_precise.cpp, ...): a stopwatch, denormal flushing, the
+// data and a deep MLP.
 #pragma once
 #include <chrono>
 
@@ -8,6 +9,16 @@
 namespace wick::cli {
 
 double seconds_since(std::chrono::steady_clock::time_point start);
+
+// Denormal floats flushed to zero while it lives (set_flush_denormal), for the experiments that
+// train at batch 2: BatchNorm over so few values sends back gradients near 1e-40, which x86 cores
+// process several times slower (same results here to the last printed digit).
+struct FlushDenormals {
+  FlushDenormals() { set_flush_denormal(true); }
+  ~FlushDenormals() { set_flush_denormal(false); }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+};
 
 // The lab's dataset (--data-dir; Fashion-MNIST) cut to its first train_images and test_images.
 Data lab_data(const Lab& lab, int64_t train_images, int64_t test_images);
