@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "flags.h"
 
@@ -20,8 +21,8 @@ namespace {
 enum class Kind { Training, Eval, Latency };
 
 struct Workload {
-  const char* name;
-  const char* what;
+  std::string name;
+  std::string what;
   Kind kind;
   int64_t batch;          // images per step (1 for latency: a step is one forward)
   int64_t default_steps;  // per repeat
@@ -38,8 +39,32 @@ const std::vector<Workload>& workloads() {
   return list;
 }
 
-bool chosen(const Workload& w, const BenchArgs& a) {
-  return a.only.empty() || std::find(a.only.begin(), a.only.end(), w.name) != a.only.end();
+// "train:N" or "eval:N" (N a positive batch size): a training or eval workload at batch N, its
+// steps enough for about 1,280 images a repeat (as train64's and eval256's), 3 warm-up steps.
+std::optional<Workload> sized_workload(const std::string& spec) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  const std::string kind = spec.substr(0, colon), digits = spec.substr(colon + 1);
+  if ((kind != "train" && kind != "eval") || digits.empty() || digits.size() > 6 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const int64_t batch = std::stoll(digits);
+  if (batch < 1) return std::nullopt;
+  const bool train = kind == "train";
+  return Workload{spec, std::string(train ? "training" : "eval") + " img/s, batch " + digits,
+                  train ? Kind::Training : Kind::Eval, batch, std::max<int64_t>(1, (1280 + batch - 1) / batch), 3};
+}
+
+// What --only asks for, in the order given (every workload by default).
+std::vector<Workload> chosen_workloads(const BenchArgs& a) {
+  if (a.only.empty()) return workloads();
+  std::vector<Workload> out;
+  for (const std::string& name : a.only) {
+    for (const Workload& w : workloads())
+      if (w.name == name) out.push_back(w);
+    if (auto w = sized_workload(name)) out.push_back(*w);
+  }
+  return out;
 }
 
 struct Plan {
@@ -126,7 +151,8 @@ int run_bench(const BenchArgs& a) {
   // An untrained model's BatchNorm warns in eval mode that its running statistics never saw a batch.
   set_warning_handler([](const std::string&) {});
   bool any_training = a.profile;
-  for (const Workload& w : workloads()) any_training = any_training || (w.kind == Kind::Training && chosen(w, a));
+  const std::vector<Workload> chosen = chosen_workloads(a);
+  for (const Workload& w : chosen) any_training = any_training || w.kind == Kind::Training;
   DataArgs d;
   d.data_dir = a.data_dir;
   auto load_start = Clock::now();
@@ -143,8 +169,7 @@ int run_bench(const BenchArgs& a) {
   std::printf("%-9s %-27s %10s %10s %10s  %s\n", "workload", "measure", "median", "min", "max", "runs");
   nlohmann::json out{{"threads", get_num_threads()}, {"model", a.model}, {"norm", a.norm}, {"data", "fashion-mnist"},
                      {"data_load_s", load_s}};
-  for (const Workload& w : workloads()) {
-    if (!chosen(w, a)) continue;
+  for (const Workload& w : chosen) {
     Plan p = plan_for(w, a);
     nlohmann::json j{{"steps", p.steps}, {"repeats", p.repeats}, {"warmup", p.warmup}, {"batch", w.batch}};
     char runs[96];
@@ -153,13 +178,15 @@ int run_bench(const BenchArgs& a) {
       Summary s = summarize(ms);
       double p99 = percentile(ms, 99);
       std::snprintf(runs, sizeof runs, "%lld forwards, p99 %.3f ms", static_cast<long long>(ms.size()), p99);
-      std::printf("%-9s %-27s %10.3f %10.3f %10.3f  %s\n", w.name, w.what, s.median, s.min, s.max, runs);
+      std::printf("%-9s %-27s %10.3f %10.3f %10.3f  %s\n", w.name.c_str(), w.what.c_str(), s.median, s.min, s.max,
+                  runs);
       j.update({{"median_ms", s.median}, {"p99_ms", p99}, {"min_ms", s.min}, {"max_ms", s.max}});
     } else {
       Summary s = summarize(w.kind == Kind::Eval ? measure_eval(a, data, w.batch, p) : measure_training(a, data, w.batch, p));
       std::snprintf(runs, sizeof runs, "%lld x %lld steps", static_cast<long long>(p.repeats),
                     static_cast<long long>(p.steps));
-      std::printf("%-9s %-27s %10.1f %10.1f %10.1f  %s\n", w.name, w.what, s.median, s.min, s.max, runs);
+      std::printf("%-9s %-27s %10.1f %10.1f %10.1f  %s\n", w.name.c_str(), w.what.c_str(), s.median, s.min, s.max,
+                  runs);
       j.update({{"img_per_s", s.median}, {"img_per_s_min", s.min}, {"img_per_s_max", s.max}});
     }
     std::fflush(stdout);
@@ -224,8 +251,7 @@ Subcommand add_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   Subcommand s;
   s.cmd = app.add_subcommand("bench", "benchmark a zoo model on Fashion-MNIST: training, eval, latency, memory");
-  std::vector<std::string> names;
-  for (const Workload& w : workloads()) names.emplace_back(w.name);
+
   s.cmd->add_option("--model", args->model, "the zoo model to measure (see wick models)")
       ->check(CLI::IsMember(nn::model_names()))
       ->capture_default_str();
@@ -233,9 +259,18 @@ Subcommand add_bench(CLI::App& app) {
       ->check(CLI::IsMember({"batch", "group", "layer", "none"}));
   s.cmd->add_option("--threads", args->threads, "worker threads (0: all cores)")->check(nonnegative_number());
   CLI::Option* only =
-      s.cmd->add_option("--only", args->only, "run only these workloads (comma-separated): train64, train256, eval256, latency")
+      s.cmd->add_option("--only", args->only,
+                        "run only these workloads (comma-separated): train64, train256, eval256, latency, and "
+                        "train:N or eval:N for any batch size N")
           ->delimiter(',')
-          ->check(CLI::IsMember(names));
+          ->check(CLI::Validator(
+              [](std::string& name) -> std::string {
+                for (const Workload& w : workloads())
+                  if (w.name == name) return "";
+                if (sized_workload(name)) return "";
+                return "not a workload: " + name + " (train64, train256, eval256, latency, train:N, eval:N)";
+              },
+              "WORKLOAD"));
   s.cmd->add_option("--steps", args->steps,
                     "steps per repeat (default: train64 20, train256 5, eval256 5; latency counts single-image "
                     "forwards, default 200; --profile takes medians over steps x repeats, default 20 x 5)")

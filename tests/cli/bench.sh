@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # wick bench end to end on tiny runs (not a timing test): the table and JSON line of every
-# workload and of --profile, --only, and bad flags rejected.
+# workload, of train:N / eval:N and of --profile, --only, and bad flags rejected.
 # Run: bash tests/cli/bench.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,6 +13,8 @@ expect_positive() {
 
 # ---- bad usage: exit 2 (no data needed)
 expect_error 2 "bench --only of an unknown workload" 'only' 'train1' -- bench --only train1
+expect_error 2 "bench --only train:0" 'not a workload: train:0' -- bench --only train:0
+expect_error 2 "bench --only a sized workload of another kind" 'not a workload: latency:4' -- bench --only latency:4
 expect_error 2 "bench --steps 0" '--steps: must be a positive number, got 0' -- bench --steps 0
 expect_error 2 "bench --repeats not a number" '--repeats' -- bench --repeats x
 expect_error 2 "bench --threads -1" '--threads: must be zero or more, got -1' -- bench --threads -1
@@ -39,6 +41,13 @@ wick_ok "bench --only latency" bench --only latency "${TINY[@]}" --json
 expect_line '^latency ' "bench --only latency row"
 grep -qE '^(train64|train256|eval256) ' "$OUT" && fail "bench --only latency ran other workloads"
 expect_positive median_ms "bench --only latency --json"
+
+# ---- train:N and eval:N: any batch size, in the order asked
+wick_ok "bench --only eval:5,train:3" bench --only eval:5,train:3 "${TINY[@]}" --json
+expect_line '^eval:5 +eval img/s, batch 5 ' "bench eval:5 row"
+expect_line '^train:3 +training img/s, batch 3 ' "bench train:3 row"
+grep '^{' "$OUT" | grep -q '"train:3":{"batch":3,' || fail "bench --json: no \"train:3\" object with its batch"
+expect_positive img_per_s "bench --only eval:5,train:3 --json"
 
 # ---- --profile: a row per layer and per step part, the backward ops, the measured roofs
 wick_ok "bench --profile" bench --profile --profile-batch 8 --steps 2 --repeats 1 --warmup 1 --threads 2 --json
