@@ -93,7 +93,7 @@ void lab_alternatives(Lab& lab) {
               format_percent(a[0]).c_str(), format_percent(a[1]).c_str(), format_percent(a[2]).c_str(),
               format_percent(a[3]).c_str(), kNormNames[best]);
     }
-    lab.say("");
+    lab.say("%s", "");
   }
   lab.say("(%.1f s)", seconds_since(start));
 
