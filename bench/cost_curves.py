@@ -11,6 +11,7 @@ of the points reversed on every other pass, and each cell is the median over the
   python3 bench/cost_curves.py --svg docs/img/cost_curves.svg --doc docs/performance.md
 """
 import argparse
+import json
 import math
 import os
 import statistics
@@ -44,8 +45,9 @@ def ticks(lo, hi, log):
     return [i * step for i in range(int(lo // step), int(hi // step) + 2) if lo <= i * step <= hi * 1.0001]
 
 
-def panel(x0, y0, title, y_label, series):
-    """One line chart: x is the batch size on a log2 axis, y from 0 to the largest value."""
+def panel(x0, y0, title, y_label, series, legend_low):
+    """One line chart: x is the batch size on a log2 axis, y from 0 to the largest value; the legend
+    top left, or bottom right when legend_low."""
     left, top, w, h = x0 + LEFT, y0 + TOP, PANEL_W - LEFT - RIGHT, PANEL_H - TOP - BOTTOM
     xs = [x for _, pts in series for x, _ in pts]
     x_lo, x_hi = min(xs), max(xs)
@@ -67,9 +69,10 @@ def panel(x0, y0, title, y_label, series):
         out.append(f"<polyline fill='none' stroke='{c}' stroke-width='1.6' points='"
                    + " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts) + "'/>")
         out += [f"<circle cx='{px(x):.1f}' cy='{py(y):.1f}' r='2.5' fill='{c}'/>" for x, y in pts]
-        ly = top + 16 + 16 * i
-        out.append(f"<line x1='{left + 8}' x2='{left + 24}' y1='{ly - 4}' y2='{ly - 4}' stroke='{c}' stroke-width='2'/>"
-                   f"<text x='{left + 28}' y='{ly}' font-size='12'>{name}</text>")
+        lx = left + w - 90 if legend_low else left + 8
+        ly = (top + h - 6 - 16 * (len(series) - 1 - i)) if legend_low else top + 16 + 16 * i
+        out.append(f"<line x1='{lx}' x2='{lx + 16}' y1='{ly - 4}' y2='{ly - 4}' stroke='{c}' stroke-width='2'/>"
+                   f"<text x='{lx + 20}' y='{ly}' font-size='12'>{name}</text>")
     return out
 
 
@@ -81,7 +84,7 @@ def svg(results, models, batches):
            "font-family='sans-serif'>", "<rect width='100%' height='100%' fill='white'/>"]
     for k, (title, unit, kind, field) in enumerate(charts):
         series = [(m, [(b, results[m][kind][b][field]) for b in batches]) for m in models]
-        out += panel(PANEL_W * (k % 2), PANEL_H * (k // 2), title, unit, series)
+        out += panel(PANEL_W * (k % 2), PANEL_H * (k // 2), title, unit, series, field == 0)
     return "\n".join(out + ["</svg>"]) + "\n"
 
 
@@ -95,15 +98,26 @@ def main():
     ap.add_argument("--reps", type=int, default=2, help="passes over the whole sweep")
     ap.add_argument("--svg", help="write the chart here")
     ap.add_argument("--doc", help="replace the <!-- cost-curves:begin/end --> block of this markdown file")
+    ap.add_argument("--runs", help="keep every measurement in this JSON file; when it exists, redraw from it "
+                    "instead of measuring")
     a = ap.parse_args()
     models, batches = a.models.split(","), [int(b) for b in a.batches.split(",")]
     points = [(m, k, b) for m in models for k in ("train", "eval") for b in batches]
-    runs = {p: [] for p in points}
-    for rep in range(a.reps):
-        for p in (points if rep % 2 == 0 else points[::-1]):
-            runs[p].append(measure(a, *p))
-            print(f"cost_curves: pass {rep + 1}: {p[0]} {p[1]}:{p[2]}: {runs[p][-1][0]:.0f} img/s, "
-                  f"{runs[p][-1][1]:.0f} MiB", file=sys.stderr)
+    if a.runs and os.path.exists(a.runs):
+        with open(a.runs) as f:
+            kept = json.load(f)
+        runs = {p: kept[f"{p[0]} {p[1]}:{p[2]}"] for p in points}
+        a.reps = min(len(v) for v in runs.values())
+    else:
+        runs = {p: [] for p in points}
+        for rep in range(a.reps):
+            for p in (points if rep % 2 == 0 else points[::-1]):
+                runs[p].append(measure(a, *p))
+                print(f"cost_curves: pass {rep + 1}: {p[0]} {p[1]}:{p[2]}: {runs[p][-1][0]:.0f} img/s, "
+                      f"{runs[p][-1][1]:.0f} MiB", file=sys.stderr)
+        if a.runs:
+            with open(a.runs, "w") as f:
+                json.dump({f"{m} {k}:{b}": v for (m, k, b), v in runs.items()}, f)
     results = {m: {k: {} for k in ("train", "eval")} for m in models}
     for (m, k, b), values in runs.items():
         results[m][k][b] = (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values),
@@ -114,7 +128,7 @@ def main():
         cells = [f"{results[m][k][b][0]:.0f} ({results[m][k][b][1]:.0f})" for k in ("train", "eval") for m in models]
         rows.append(f"| {b} | " + " | ".join(cells) + " |")
     spread = max((r[3] - r[2]) / r[0] for m in models for k in ("train", "eval") for r in results[m][k].values())
-    body = "\n".join(machine(a.wick, sys.executable)[:2] + [""] + rows + [
+    body = "\n".join([f"- {line}" for line in machine(a.wick, sys.executable)[:2]] + [""] + rows + [
         "", f"Medians of {a.reps} passes; img/s of each pass is the median of {a.repeats} repeats; the largest "
         f"spread between passes is {100 * spread:.0f}% of a median."])
     print(body)
