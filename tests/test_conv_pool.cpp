@@ -156,7 +156,9 @@ TEST_CASE("pooling follows PyTorch's output-size and argmax rules") {
   CHECK(avg_pool2d(y, {2, 2}, {2, 2}, {1, 1}, false, true).to_vector<float>() == std::vector<float>{1, 1, 1, 1});
   CHECK(avg_pool2d(y, {2, 2}, {2, 2}, {1, 1}, false, false).to_vector<float>() == std::vector<float>{4, 4, 4, 4});
 
-  // An empty batch gives empty results and zero gradients.
+  // An empty batch gives empty results and zero gradients (after a batch of two with the same
+  // shapes, whose weight-gradient partials the kernel keeps and an empty batch must not add).
+  sum(conv2d(ones({2, 2, 6, 6}), ones({3, 2, 3, 3}).requires_grad_(), Tensor(), {1, 1}, {1, 1})).backward();
   Tensor e = zeros({0, 2, 6, 6}).requires_grad_();
   Tensor ew = ones({3, 2, 3, 3}).requires_grad_();
   Tensor eo = max_pool2d(conv2d(e, ew, Tensor(), {1, 1}, {1, 1}), {2, 2});

@@ -179,12 +179,14 @@ void check_close(const Tensor& got, const std::vector<double>& want, const char*
 TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, the same at 1 and 2 threads") {
   // Covers the padded-width form (stride 1, one group; with OpenBLAS the copy of its row pointers
   // into one matrix) and the im2col path (stride 2, groups).
-  // The first seven run the padded-width form (odd sizes, one image whose grid columns are split
-  // in parallel blocks, twenty images, 5x5), the last two im2col.
+  // The first eight run the padded-width form (odd sizes, one image whose grid is split in
+  // parallel blocks of columns, or of 16 output channels when it is narrow (7x7, 40 channels: a
+  // short last block), twenty images, 5x5), the last two im2col.
   const std::vector<ConvCase> cases = {
       {2, 8, 9, 11, 12, 3, 3, 1, 1, 1}, {3, 16, 7, 7, 8, 3, 3, 1, 0, 1}, {1, 16, 14, 14, 32, 3, 3, 1, 1, 1},
       {20, 8, 5, 6, 8, 3, 3, 1, 1, 1},  {2, 5, 9, 11, 12, 3, 3, 1, 1, 1}, {1, 3, 10, 9, 8, 5, 5, 1, 2, 1},
-      {1, 6, 28, 28, 16, 3, 3, 1, 1, 1}, {2, 4, 8, 8, 6, 1, 1, 2, 0, 1},  {2, 4, 8, 9, 6, 3, 3, 2, 1, 2}};
+      {1, 6, 28, 28, 16, 3, 3, 1, 1, 1}, {1, 64, 7, 7, 40, 3, 3, 1, 1, 1}, {2, 4, 8, 8, 6, 1, 1, 2, 0, 1},
+      {2, 4, 8, 9, 6, 3, 3, 2, 1, 2}};
   const GemmKernel before = gemm_kernel();
   std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
   if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);

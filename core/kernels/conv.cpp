@@ -148,24 +148,32 @@ const float* const* window_rows(const Conv2dGeom& g, const float* padded, int64_
 
 // out_img (o, oh, ow) = conv(x_img) + b + add_img (b, add_img may be null; add_img may be out_img),
 // then max(., 0) when relu (NaN kept), in the padded-width form. A single image with enough work
-// (split) runs fixed column blocks of the grid in parallel.
+// (split) runs fixed blocks of 16 output channels x 192 grid columns in parallel: rows as well as
+// columns, so that a small late-stage grid (7 x 9 = 63 columns) still gives every thread work. Each
+// output element is computed by the same code over the same K order whatever the blocks.
 void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
                           float* out_img, const float* add_img, bool split) {
   const int64_t wp = g.w + 2 * g.pw, K = g.c * g.kh * g.kw;
   const int64_t grid = g.oh * wp, P = g.oh * g.ow;
   const float* padded = pad_image(g, x_img);
   float* grid_out = scratch(0, static_cast<size_t>(g.o * grid));
-  // Columns [j0, j1) of grid_out (o, oh*wp) = w (o, K) x rows.
-  auto columns = [&](int64_t j0, int64_t j1) {
-    gemm_rows_serial(false, false, g.o, j1 - j0, K, 1.f, w, K, window_rows(g, padded, j0), 0.f, grid_out + j0, grid);
+  // Rows [r0, r1) and columns [j0, j1) of grid_out (o, oh*wp) = w (o, K) x rows.
+  auto block = [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    gemm_rows_serial(false, false, r1 - r0, j1 - j0, K, 1.f, w + r0 * K, K, window_rows(g, padded, j0), 0.f,
+                     grid_out + r0 * grid + j0, grid);
   };
-  constexpr int64_t kBlock = 192;  // grid columns per parallel block (a multiple of the 48-wide tile)
-  if (split && grid > kBlock && g.o * grid * K >= (int64_t(1) << 19)) {
-    parallel_for(0, (grid + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
-      columns(b0 * kBlock, std::min(grid, b1 * kBlock));
+  // Parallel blocks: 16 rows (two 8-row register tiles) x 192 columns (four 48-wide tiles).
+  constexpr int64_t kRows = 16, kCols = 192;
+  const int64_t row_blocks = (g.o + kRows - 1) / kRows, col_blocks = (grid + kCols - 1) / kCols;
+  if (split && row_blocks * col_blocks > 1 && g.o * grid * K >= (int64_t(1) << 19)) {
+    parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t r = b / col_blocks, c = b % col_blocks;
+        block(r * kRows, std::min(g.o, (r + 1) * kRows), c * kCols, std::min(grid, (c + 1) * kCols));
+      }
     });
   } else {
-    columns(0, grid);
+    block(0, g.o, 0, grid);
   }
   // Each output plane: its grid rows without their last wp - ow columns, then bias, add, relu,
   // each one loop over the plane (in cache) that vectorizes.
@@ -404,6 +412,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     });
     return;
   }
+  if (g.n == 0) return;  // no image adds to gw (and no range would assign its partial)
   const int64_t parts = weight_parts(g);
   // The partials live in the calling thread's buffer, kept across calls: each range assigns its
   // first image's gradient, so nothing needs zeroing, and no pages are mapped again every step.
