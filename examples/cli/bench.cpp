@@ -104,11 +104,14 @@ std::vector<double> measure_training(const BenchArgs& a, const Data& data, int64
   });
 }
 
-// bench_model fused for inference (as wick eval runs it) for the eval and latency workloads. Its
-// BatchNorm running statistics keep their initial values (mean 0, variance 1): the arithmetic is a
-// trained model's.
+// bench_model fused for inference (as wick eval runs it; in eval mode as built with --no-fuse)
+// for the eval and latency workloads. Its BatchNorm running statistics keep their initial values
+// (mean 0, variance 1): the arithmetic is a trained model's.
 std::shared_ptr<nn::Module> eval_model(const BenchArgs& a, const Data& data) {
-  return nn::fuse_for_inference(*bench_model(a, data));
+  nn::Sequential model = bench_model(a, data);
+  if (!a.no_fuse) return nn::fuse_for_inference(*model);
+  model->eval();
+  return model.ptr();
 }
 
 // Eval images/s of each repeat: eval mode, no graph, forward passes over the test split in order.
@@ -160,15 +163,15 @@ int run_bench(const BenchArgs& a) {
   double load_s = seconds_since(load_start);
   if (a.profile) return run_profile(a, data);
 
-  std::printf("wick bench: %s%s on Fashion-MNIST, %d thread%s (SGD lr 0.05 momentum 0.9, cross-entropy)\n",
-              a.model.c_str(), a.norm.empty() ? "" : (" --norm " + a.norm).c_str(), get_num_threads(),
-              get_num_threads() == 1 ? "" : "s");
+  std::printf("wick bench: %s%s%s on Fashion-MNIST, %d thread%s (SGD lr 0.05 momentum 0.9, cross-entropy)\n",
+              a.model.c_str(), a.norm.empty() ? "" : (" --norm " + a.norm).c_str(),
+              a.no_fuse ? ", no fusion passes" : "", get_num_threads(), get_num_threads() == 1 ? "" : "s");
   std::printf("data loaded in %.2f s (%s%lld test images)\n\n", load_s,
               any_training ? (std::to_string(data.train->size()) + " training, ").c_str() : "",
               static_cast<long long>(data.test->size()));
   std::printf("%-9s %-27s %10s %10s %10s  %s\n", "workload", "measure", "median", "min", "max", "runs");
   nlohmann::json out{{"threads", get_num_threads()}, {"model", a.model}, {"norm", a.norm}, {"data", "fashion-mnist"},
-                     {"data_load_s", load_s}};
+                     {"data_load_s", load_s}, {"fused", !a.no_fuse}};
   for (const Workload& w : chosen) {
     Plan p = plan_for(w, a);
     nlohmann::json j{{"steps", p.steps}, {"repeats", p.repeats}, {"warmup", p.warmup}, {"batch", w.batch}};
@@ -229,7 +232,7 @@ nn::Sequential bench_model(const BenchArgs& a, const Data& data) {
 TrainSetup::TrainSetup(const BenchArgs& a, const Data& data, int64_t batch_size)
     : loader_(data.train, data::DataLoaderOptions(batch_size).shuffle(true).seed(0)) {
   model_ = bench_model(a, data).ptr();
-  nn::fuse_batchnorm_relu(*model_);  // as wick train does
+  if (!a.no_fuse) nn::fuse_batchnorm_relu(*model_);  // as wick train does
   model_->train();
   optimizer_ = make_optimizer(OptimArgs{}, {optim::ParamGroup(model_->parameters())}, {});
 }
@@ -287,6 +290,9 @@ Subcommand add_bench(CLI::App& app) {
   s.cmd->add_option("--profile-batch", args->profile_batch, "batch size of the --profile steps")
       ->check(positive_number())
       ->capture_default_str();
+  s.cmd->add_flag("--no-fuse", args->no_fuse,
+                  "run the model as built, without the fusion passes wick train and wick eval apply (what a "
+                  "training or eval loop of your own gets unless it calls them)");
   s.cmd->add_option("--data-dir", args->data_dir, "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)");
   s.cmd->add_flag("--json", args->json, "end with one JSON line of every figure");
   s.cmd->footer(

@@ -21,6 +21,7 @@ struct BenchArgs {
   int64_t warmup = -1;             // -1: the workload's default
   bool profile = false;            // profile a training step instead of running the workloads
   int64_t profile_batch = 64;
+  bool no_fuse = false;            // run the model as built: no fusion pass (as a user's own loop)
   bool json = false;
   std::string data_dir;
 };
@@ -43,7 +44,7 @@ double percentile(std::vector<double> values, double p);
 nn::Sequential bench_model(const BenchArgs& args, const Data& data);
 
 // What a training measurement runs, set up as `wick train` does: bench_model with each BatchNorm
-// + ReLU fused, SGD lr 0.05 momentum 0.9, and a shuffled (seed 0), prefetching DataLoader over the
+// + ReLU fused (unless --no-fuse), SGD lr 0.05 momentum 0.9, and a shuffled (seed 0), prefetching DataLoader over the
 // training split.
 class TrainSetup {
  public:

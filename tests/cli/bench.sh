@@ -49,6 +49,12 @@ expect_line '^train:3 +training img/s, batch 3 ' "bench train:3 row"
 grep '^{' "$OUT" | grep -q '"train:3":{"batch":3,' || fail "bench --json: no \"train:3\" object with its batch"
 expect_positive img_per_s "bench --only eval:5,train:3 --json"
 
+# ---- --no-fuse: the model as built
+wick_ok "bench --no-fuse" bench --no-fuse --only train:4,latency "${TINY[@]}" --json
+expect_line '^wick bench: small-cnn, no fusion passes on' "bench --no-fuse header"
+grep '^{' "$OUT" | grep -q '"fused":false' || fail "bench --no-fuse --json: no \"fused\":false"
+expect_positive median_ms "bench --no-fuse --json"
+
 # ---- --profile: a row per layer and per step part, the backward ops, the measured roofs
 wick_ok "bench --profile" bench --profile --profile-batch 8 --steps 2 --repeats 1 --warmup 1 --threads 2 --json
 for row in '0 Conv2d' '1 BatchNorm2dReLU ' '2 Identity: in row 1' '4 Conv2d' '9 Linear' '11 Linear' \
