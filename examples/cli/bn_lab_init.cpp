@@ -13,12 +13,6 @@ constexpr double kScales[] = {0.25, 0.5, 1, 2, 4};
 constexpr int64_t kSteps = 300, kBatch = 64, kTestImages = 2000;
 constexpr double kLr = 0.01;
 
-std::string g(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", v);
-  return text;
-}
-
 }  // namespace
 
 nn::Sequential deep_mlp(const Data& data, double scale, nn::Norm norm) {
@@ -103,7 +97,7 @@ void lab_init_scale(Lab& lab) {
   lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
               " (Linear, then BatchNorm1d or nothing, then ReLU) on Fashion-MNIST, hidden weights drawn with "
               "He's standard deviation times s, the same draws for both (--seed " + std::to_string(lab.args().seed) +
-              "); " + std::to_string(kSteps) + " steps of SGD (lr " + g(kLr) + ", momentum 0.9, batch " +
+              "); " + std::to_string(kSteps) + " steps of SGD (lr " + g3(kLr) + ", momentum 0.9, batch " +
               std::to_string(kBatch) + "); tested on the first " + std::to_string(kTestImages) + " test images.");
   auto start = std::chrono::steady_clock::now();
   std::vector<InitRun> runs;
@@ -115,7 +109,7 @@ void lab_init_scale(Lab& lab) {
   for (const InitRun& r : runs) {
     lab.say("%6.2f  %-4s  %23.3g   %11.4g   %s", r.scale, r.bn ? "yes" : "no", r.last_std, r.first_loss,
             r.diverged ? ("diverged at step " + std::to_string(r.diverged)).c_str() : format_percent(r.acc).c_str());
-    std::string scale = g(r.scale);  // "0.25" -> "0_25": a dot would nest the --json keys
+    std::string scale = g3(r.scale);  // "0.25" -> "0_25": a dot would nest the --json keys
     for (char& c : scale) c = c == '.' ? '_' : c;
     const std::string key = std::string("init_") + (r.bn ? "bn" : "plain") + "_s" + scale;
     lab.record(key + "_last_std", r.last_std);
@@ -142,8 +136,8 @@ void lab_init_scale(Lab& lab) {
   plain_extreme = std::max(at(false, 0).acc, at(false, n - 1).acc);
   const double plain_he = at(false, 2).acc;
   lab.explain(
-      "Without BN the activations at the last hidden layer span " + g(at(false, 0).last_std) + " to " +
-      g(at(false, n - 1).last_std) + " across the scales: too small, and the gradients vanish with them; "
+      "Without BN the activations at the last hidden layer span " + g3(at(false, 0).last_std) + " to " +
+      g3(at(false, n - 1).last_std) + " across the scales: too small, and the gradients vanish with them; "
       "too large, and the first steps are huge. With BN every scale starts with activations of the same size, "
       "and the scale of the weights only changes their effective learning rate (a weight s times larger "
       "gets a gradient s times smaller), which is why BN made deep networks far less sensitive to "

@@ -29,12 +29,6 @@ struct InsideRun {
   double acc = 0;
 };
 
-std::string g(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", v);
-  return text;
-}
-
 double std_of(const Tensor& t) { return std::sqrt(var(t, {0, 1}, false).item<double>()); }
 
 // One training step, child by child; when `look`, keeps every ReLU's input and adds a zero that
@@ -86,7 +80,7 @@ InsideRun train_one(const Lab& lab, const Data& data, bool bn) {
       opt.zero_grad();
       loss.backward();
       if (looking) {
-        for (Tensor& g : look.grads) g = g.grad();
+        for (Tensor& tap : look.grads) tap = tap.grad();
         r.looks.push_back(look);
       }
       std::vector<Tensor> before;
@@ -221,24 +215,24 @@ void lab_inside(Lab& lab) {
   const double plain_early = *std::max_element(runs[0].early_ratio.begin(), runs[0].early_ratio.end());
   const double bn_early = *std::min_element(runs[1].early_ratio.begin(), runs[1].early_ratio.end());
   lab.explain(
-      "Without BN the default init shrinks the signal layer by layer (by " + g(plain_shrink) + "x from the first "
+      "Without BN the default init shrinks the signal layer by layer (by " + g3(plain_shrink) + "x from the first "
       "hidden layer to the last; the biases keep it from vanishing), and the gradient shrinks the same way on its "
-      "way back (" + g(plain_grad) + "x smaller at the first layer than at the last): every layer's update:data "
+      "way back (" + g3(plain_grad) + "x smaller at the first layer than at the last): every layer's update:data "
       "ratio starts far below 1e-3, and the network spends most of its steps growing its weights until the signal "
       "gets through. With BN every layer's input has standard deviation 1 whatever the weights, the gradients "
-      "stay within " + g(spread(grad[1][0])) + "x of each other across layers, and every layer learns at a "
+      "stay within " + g3(spread(grad[1][0])) + "x of each other across layers, and every layer learns at a "
       "steady rate from the first step. By step " + std::to_string(kSteps) + " the network without BN has "
       "grown its weights until every layer's input has a standard deviation between " +
-      g(*std::min_element(in[0].back().begin(), in[0].back().end())) + " and " +
-      g(*std::max_element(in[0].back().begin(), in[0].back().end())) + ", but it spent its first steps getting "
+      g3(*std::min_element(in[0].back().begin(), in[0].back().end())) + " and " +
+      g3(*std::max_element(in[0].back().begin(), in[0].back().end())) + ", but it spent its first steps getting "
       "there, and it ends behind.");
   lab.verdict(plain_shrink > 5 && plain_grad > 20 && spread(in[1][0]) < 1.01 && spread(grad[1][0]) < 5 &&
                   plain_early < 5e-4 && bn_early > 1e-3 && runs[1].acc > runs[0].acc + 0.1,
               "with the default init and no BN the signal shrinks %sx through %lld layers, the first layer's gradient "
               "is %sx smaller than the last's and the update:data ratios start at most %s; with BN every layer "
               "starts at std 1 and learns at %s or more, and tests at %s against %s",
-              g(plain_shrink).c_str(), static_cast<long long>(kHidden), g(plain_grad).c_str(), g(plain_early).c_str(),
-              g(bn_early).c_str(), format_percent(runs[1].acc).c_str(), format_percent(runs[0].acc).c_str());
+              g3(plain_shrink).c_str(), static_cast<long long>(kHidden), g3(plain_grad).c_str(), g3(plain_early).c_str(),
+              g3(bn_early).c_str(), format_percent(runs[1].acc).c_str(), format_percent(runs[0].acc).c_str());
 }
 
 }  // namespace wick::cli

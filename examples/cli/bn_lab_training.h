@@ -10,6 +10,9 @@ namespace wick::cli {
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 
+// v with three significant digits ("%.3g"), for the experiments' prose.
+std::string g3(double v);
+
 // Denormal floats flushed to zero while it lives (set_flush_denormal), for the experiments that
 // train at batch 2: BatchNorm over so few values sends back gradients near 1e-40, which x86 cores
 // process several times slower (same results here to the last printed digit).
