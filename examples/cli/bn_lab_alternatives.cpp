@@ -36,7 +36,8 @@ nn::Sequential strided_cnn(const Data& data, nn::Norm norm) {
 
 double lr_at(int64_t batch) { return kLr32 * static_cast<double>(batch) / 32; }
 
-// Test accuracy after one pass over the training images (10% when the loss stopped being finite).
+// Test accuracy after one pass over the training images (or from the weights training stopped at,
+// when a loss was not finite).
 double train_one(const Lab& lab, const Data& data, bool cnn, nn::Norm norm, int64_t batch) {
   manual_seed(lab.args().seed);
   nn::Sequential model = cnn ? strided_cnn(data, norm) : deep_mlp(data, 1.0, norm);
