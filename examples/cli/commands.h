@@ -23,6 +23,7 @@ struct LoopArgs {
   int64_t epochs = 2, batch_size = 64, max_steps = 0;  // max_steps 0: no limit
   uint64_t seed = 0;
   bool shuffle = true, quiet = false;
+  bool flush_denormal = false;  // set_flush_denormal for the run
   std::string metrics_csv, plot_svg, steps_csv;
   std::string scheduler = "none";  // none | step | multistep | cosine | onecycle
   std::optional<int64_t> step_size;

@@ -123,6 +123,7 @@ void catch_stop_signals() {
 int run_train(const TrainArgs& a) {
   check_outputs(a);
   set_num_threads(a.common.threads);
+  set_flush_denormal(a.loop.flush_denormal);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
   hold_out_validation(data, a.loop);
@@ -164,6 +165,7 @@ int run_finetune(const FinetuneArgs& f) {
              f.bn, "\"");
   check_outputs(a);
   set_num_threads(a.common.threads);
+  set_flush_denormal(a.loop.flush_denormal);
   manual_seed(a.loop.seed);
   Data data = load_data(a.common.data, true);
   hold_out_validation(data, a.loop);

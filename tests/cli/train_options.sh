@@ -74,6 +74,7 @@ wick_ok "--augment crop,flip" train --augment crop,flip --crop-padding 2 --max-s
 wick_ok "--augment crop,flip again" train --augment crop,flip --crop-padding 2 --max-steps 4 --save "$TMP/a2.safetensors" \
   "${FAST[@]}"
 wick_ok "no augmentation" train --max-steps 4 --save "$TMP/a0.safetensors" "${FAST[@]}"
+wick_ok "--flush-denormal" train --flush-denormal --max-steps 4 --json "${FAST[@]}"
 wick compare "$TMP/a1.safetensors" "$TMP/a2.safetensors" --rtol 0 --atol 0
 [[ $RC -eq 0 ]] || fail "--augment with the same --seed: expected the same weights (compare exited $RC)"
 wick compare "$TMP/a1.safetensors" "$TMP/a0.safetensors" --rtol 0 --atol 0
