@@ -62,8 +62,8 @@ void lab_alternatives(Lab& lab) {
   Data data = lab_data(lab, kTrainImages, kTestImages);
   lab.explain("Setup: two networks, each with every normalization layer BatchNorm, GroupNorm (8 groups), "
               "LayerNorm or none: a CNN of five 3x3 convolutions (16, 32, 32, 64, 64 channels; all but the first "
-              "with stride 2, so the last works on 2x2 pixels), and the MLP of " + std::to_string(kHidden) +
-              " hidden layers of " + std::to_string(kWidth) + " from init-scale. Each is trained from the same "
+              "with stride 2, so the last works on 2x2 pixels), and " + deep_mlp_text() +
+              " from init-scale. Each is trained from the same "
               "initialization (--seed " + std::to_string(lab.args().seed) + ") for one pass over the first " +
               std::to_string(kTrainImages) + " training images at batch 2, 8, 32 and 128, SGD with momentum 0.9 "
               "and the learning rate scaled with the batch (0.05 at batch 32: 0.003125 at batch 2, 0.2 at 128), "

@@ -15,6 +15,10 @@ constexpr double kLr = 0.01;
 
 }  // namespace
 
+std::string deep_mlp_text() {
+  return "an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth);
+}
+
 nn::Sequential deep_mlp(const Data& data, double scale, nn::Norm norm) {
   nn::Sequential m{nn::Flatten()};
   int64_t width = numel_of(data.train->example_shape());
@@ -94,7 +98,7 @@ void lab_init_scale(Lab& lab) {
       "by s^L. BatchNorm divides each layer's output by its own standard deviation, so the scale of the "
       "weights in front of it cancels out of the forward pass.");
   Data data = lab_data(lab, kSteps * kBatch, kTestImages);
-  lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
+  lab.explain("Setup: " + deep_mlp_text() +
               " (Linear, then BatchNorm1d or nothing, then ReLU) on Fashion-MNIST, hidden weights drawn with "
               "He's standard deviation times s, the same draws for both (--seed " + std::to_string(lab.args().seed) +
               "); " + std::to_string(kSteps) + " steps of SGD (lr " + g3(kLr) + ", momentum 0.9, batch " +

@@ -139,7 +139,7 @@ void lab_inside(Lab& lab) {
       "layer's weights relative to their size (around 1e-3 is his rule of thumb; far below, the layer "
       "barely learns; far above, it thrashes).");
   Data data = lab_data(lab, kSteps * kBatch, kTestImages);
-  lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
+  lab.explain("Setup: " + deep_mlp_text() +
               " (Linear, then BatchNorm1d or nothing, then ReLU) with nn::Linear's default init, which is "
               "PyTorch's: weights and biases uniform in ±1/sqrt(fan_in), a weight standard deviation 0.41 "
               "of He's; the same draws for both (--seed " + std::to_string(lab.args().seed) + "). " +

@@ -51,7 +51,7 @@ void lab_precise_bn(Lab& lab) {
       "wick finetune --bn recalibrate). A small m averages many batches but of staler weights; a large "
       "m follows the weights but from few batches.");
   Data data = lab_data(lab, kImages, kTestImages);
-  lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
+  lab.explain("Setup: " + deep_mlp_text() +
               " with BatchNorm1d, one pass over the first " + std::to_string(kImages) +
               " training images (SGD momentum 0.9, lr 0.04·B/128) at each BN momentum and batch size B; then "
               "the test accuracy (first " + std::to_string(kTestImages) + " test images) with the EMA "

@@ -79,7 +79,7 @@ void lab_covariate_shift(Lab& lab) {
       "that the network trains as well as with plain BN. Their account is that BN makes the loss "
       "smoother to optimize, not its inputs stiller.");
   Data data = lab_data(lab, kSteps * kBatch, kTestImages);
-  lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
+  lab.explain("Setup: " + deep_mlp_text() +
               ", " + std::to_string(kSteps) + " steps of SGD (lr 0.1, large enough that BN matters; momentum "
               "0.9, batch " + std::to_string(kBatch) + ") from the same initialization (--seed " +
               std::to_string(lab.args().seed) + "): with BatchNorm1d; with BatchNorm1d followed by y = x·s + m per "

@@ -82,7 +82,7 @@ void lab_sync_bn(Lab& lab) {
       "the statistics of the whole global batch, as one process with all of it would. PyTorch's "
       "SyncBatchNorm runs on GPUs only; wick's runs on CPUs (mpirun -np 4 wick train --sync-bn).");
   Data data = lab_data(lab, kTrainImages, kTestImages);
-  lab.explain("Setup: an MLP of " + std::to_string(kHidden) + " hidden layers of " + std::to_string(kWidth) +
+  lab.explain("Setup: " + deep_mlp_text() +
               " with BatchNorm1d (so a process's statistics come from 4 values per channel), the same "
               "initialization for both (--seed " + std::to_string(lab.args().seed) + "), one pass over the first " + std::to_string(kTrainImages) + " training images in global batches of " +
               std::to_string(kProcesses * kPerProcess) + " = " + std::to_string(kProcesses) + " processes x " +

@@ -31,5 +31,7 @@ Data lab_data(const Lab& lab, int64_t train_images, int64_t test_images);
 // times `scale`, biases 0. norm: BatchNorm1d, GroupNorm with 8 groups, LayerNorm, or nothing.
 constexpr int64_t kHidden = 6, kWidth = 128;
 nn::Sequential deep_mlp(const Data& data, double scale, nn::Norm norm);
+// "an MLP of 6 hidden layers of 128": how the experiments' printouts name deep_mlp.
+std::string deep_mlp_text();
 
 }  // namespace wick::cli
