@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/blas.h"
-#include "core/kernels/conv_avx512.h"
 #include "core/kernels/conv_direct.h"
 #include "core/parallel.h"
 
@@ -194,31 +193,6 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
   }
 }
 
-// forward_padded_width's result through the direct AVX-512 kernel (conv_avx512.h), which reads
-// the image in place and needs no grid; split runs fixed blocks of 16 output channels x at most 8
-// rows in parallel. Same bits as forward_padded_width with wick's GEMM kernel, for any blocks.
-void forward_direct(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
-                    float* out_img, const float* add_img, bool split) {
-  const int64_t oc_blocks = (g.o + 15) / 16, row_blocks = (g.oh + 7) / 8, rows = (g.oh + row_blocks - 1) / row_blocks;
-  if (!split || oc_blocks * row_blocks == 1 || g.o * g.oh * g.ow * g.c * g.kh * g.kw < (int64_t(1) << 19))
-    return conv2d_avx512(g, x_img, w, b, relu, out_img, add_img, 0, g.o, 0, g.oh);
-  parallel_for(0, oc_blocks * row_blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t q = b0; q < b1; ++q) {
-      const int64_t oc = q / row_blocks * 16, y = q % row_blocks * rows;
-      conv2d_avx512(g, x_img, w, b, relu, out_img, add_img, oc, std::min(g.o, oc + 16), y, std::min(g.oh, y + rows));
-    }
-  });
-}
-
-using ImageForward = void (*)(const Conv2dGeom&, const float*, const float*, const float*, bool, float*, const float*,
-                              bool);
-
-// The padded-width form's image forward for g: the direct AVX-512 kernel where wick's GEMM kernel
-// runs (the same bits, fewer passes), the GEMM over the padded grid otherwise.
-ImageForward image_forward(const Conv2dGeom& g) {
-  return gemm_kernel() == GemmKernel::Avx512 && conv_avx512_fits(g) ? forward_direct : forward_padded_width;
-}
-
 // dL/dw of one image in the padded-width form: wacc (o, K) = beta * wacc + gout' (o, oh*wp) x
 // rowsᵀ, where gout' is gout_img with wp - ow zero columns after each row (so the grid columns the
 // forward drops add nothing; a non-finite input value there still makes its taps' sums NaN).
@@ -251,11 +225,11 @@ void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* g
           flipped[((ci * g.o + oc) * g.kh + i) * g.kw + j] =
               w[((oc * g.c + ci) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * g.oh * g.ow;
-  const ImageForward forward = image_forward(t);
-  if (g.n == 1) return forward(t, gout, flipped.data(), nullptr, false, gx, gx, true);
+  if (g.n == 1) return forward_padded_width(t, gout, flipped.data(), nullptr, false, gx, gx, true);
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
-      forward(t, gout + n * out_img, flipped.data(), nullptr, false, gx + n * in_img, gx + n * in_img, false);
+      forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, gx + n * in_img, gx + n * in_img,
+                           false);
   });
 }
 
@@ -322,11 +296,11 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   if (padded_width_fits(g)) {
-    const ImageForward forward = image_forward(g);
-    if (g.n == 1) return forward(g, x, w, b, relu, out, add, true);
+    if (g.n == 1) return forward_padded_width(g, x, w, b, relu, out, add, true);
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n)
-        forward(g, x + n * in_img, w, b, relu, out + n * out_img, add ? add + n * out_img : nullptr, false);
+        forward_padded_width(g, x + n * in_img, w, b, relu, out + n * out_img, add ? add + n * out_img : nullptr,
+                             false);
     });
     return;
   }
