@@ -20,7 +20,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare_pytorch import cell, run_json  # noqa: E402
+from compare_pytorch import OWN_MODELS, cell, run_json, wick_side  # noqa: E402
 
 # (workload, JSON key, what, unit, better, target ratio wick / ORT from issue 14)
 METRICS = [
@@ -36,21 +36,22 @@ def main():
     ap.add_argument("--wick", default=os.path.join(ROOT, "build", "wick"))
     ap.add_argument("--modules", default=os.path.join(ROOT, "tools", "onnxruntime", "node_modules"),
                     help="where onnxruntime-node is installed (tools/install-deps.sh puts it here)")
-    ap.add_argument("--model", default="small-cnn")
+    ap.add_argument("--model", default="small-cnn", help="a zoo model, or " + " | ".join(OWN_MODELS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     if not os.path.isdir(os.path.join(a.modules, "onnxruntime-node")):
         sys.exit(f"compare_ort: no onnxruntime-node in {a.modules} (run tools/install-deps.sh)")
+    wick, model = wick_side(a.wick, a.model)
     with tempfile.TemporaryDirectory() as tmp:
         weights, onnx = os.path.join(tmp, "m.safetensors"), os.path.join(tmp, "m.onnx")
-        for cmd in ([a.wick, "train", "--model", a.model, "--data", "synthetic", "--max-steps", "1", "--quiet",
-                     "--save", weights],
-                    [a.wick, "export", "--model", a.model, "--data", "synthetic", "--weights", weights, "--onnx", onnx]):
+        for cmd in (wick + ["train", "--model", model, "--data", "synthetic", "--max-steps", "1", "--quiet",
+                            "--save", weights],
+                    wick + ["export", "--data", "synthetic", "--weights", weights, "--onnx", onnx]):
             subprocess.run(cmd, check=True, capture_output=True)
         env = {**os.environ, "NODE_PATH": a.modules}
-        sides = {"wick": lambda w: run_json([a.wick, "bench", "--model", a.model, "--threads", str(a.threads),
+        sides = {"wick": lambda w: run_json(wick + ["bench", "--model", model, "--threads", str(a.threads),
                                              "--repeats", str(a.repeats), "--only", w, "--json"]),
                  "ort": lambda w: run_json(["node", os.path.join(HERE, "ort_zoo.js"), "--onnx", onnx, "--threads",
                                            str(a.threads), "--repeats", str(a.repeats), "--only", w], env)}

@@ -27,6 +27,18 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOADS = ["train64", "train256", "eval256", "latency"]
+# Models outside the zoo: the wick binary that has them (next to --wick), its --model, and the zoo
+# model of the PyTorch twin. user-resnet20 is resnet20 written as a user's C++ Module subclasses
+# (bench/user_resnet.cpp); zoo.py's ResNet is itself a PyTorch user's nn.Module subclass.
+OWN_MODELS = {"user-resnet20": ("wick_user_resnet", os.path.join(HERE, "user_resnet20.json"), "resnet20")}
+
+
+def wick_side(wick, model):
+    """The wick command (up to its flags) and its --model for `model`, a zoo name or an OWN_MODELS key."""
+    if model not in OWN_MODELS:
+        return [wick], model
+    binary, arch, _ = OWN_MODELS[model]
+    return [os.path.join(os.path.dirname(os.path.abspath(wick)), binary)], arch
 # (workload, JSON key, what, unit, better, target ratio wick/PyTorch or None)
 METRICS = [
     ("train64", "img_per_s", "training, batch 64", "img/s", "higher", 2.0),
@@ -137,7 +149,8 @@ def main():
     ap.add_argument("--wick", default=os.path.join(ROOT, "build", "wick"), help="the wick binary (default build/wick)")
     ap.add_argument("--python", default="/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable,
                     help="the Python with torch (Debian's python3-torch) for the PyTorch side (default /usr/bin/python3)")
-    ap.add_argument("--model", default="small-cnn", help="the zoo model both sides build (default small-cnn)")
+    ap.add_argument("--model", default="small-cnn",
+                    help="the zoo model both sides build (default small-cnn), or " + " | ".join(OWN_MODELS))
     ap.add_argument("--norm", default="", help="its normalization: batch | group | layer | none (default: its own)")
     ap.add_argument("--threads", type=int, default=2, help="threads for both frameworks")
     ap.add_argument("--reps", type=int, default=5, help="repetitions (fresh processes each)")
@@ -158,14 +171,21 @@ def main():
     if a.reps < 1 or a.threads < 0:
         ap.error("--reps must be positive and --threads zero or more")
 
-    common = ["--model", a.model, "--threads", str(a.threads), "--repeats", str(a.repeats), "--json"]
+    wick_cmd, wick_model = wick_side(a.wick, a.model)
+    if not os.access(wick_cmd[0], os.X_OK):
+        ap.error(f"--model {a.model}: {wick_cmd[0]} is not an executable (build it: cmake --build build)")
+    if (a.profile or a.update_doc) and a.model in OWN_MODELS:
+        ap.error(f"--profile times a Sequential's layers; {a.model} is not one")
+    torch_model = OWN_MODELS[a.model][2] if a.model in OWN_MODELS else a.model
+    common = ["--threads", str(a.threads), "--repeats", str(a.repeats), "--json"]
     if a.norm:
         common += ["--norm", a.norm]
     if a.steps:
         common += ["--steps", str(a.steps)]
     if a.data_dir:
         common += ["--data-dir", a.data_dir]
-    commands = {"wick": [a.wick, "bench"], "pytorch": [a.python, os.path.join(HERE, "pytorch_zoo.py")]}
+    commands = {"wick": wick_cmd + ["bench", "--model", wick_model],
+                "pytorch": [a.python, os.path.join(HERE, "pytorch_zoo.py"), "--model", torch_model]}
     results = {fw: {w: [] for w in only} for fw in commands}
     load_start = os.getloadavg()[0]
     for rep in range(a.reps):

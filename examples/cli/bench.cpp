@@ -108,10 +108,10 @@ std::vector<double> measure_training(const BenchArgs& a, const Data& data, int64
 // for the eval and latency workloads. Its BatchNorm running statistics keep their initial values
 // (mean 0, variance 1): the arithmetic is a trained model's.
 std::shared_ptr<nn::Module> eval_model(const BenchArgs& a, const Data& data) {
-  nn::Sequential model = bench_model(a, data);
+  std::shared_ptr<nn::Module> model = bench_model(a, data);
   if (!a.no_fuse) return nn::fuse_for_inference(*model);
   model->eval();
-  return model.ptr();
+  return model;
 }
 
 // Eval images/s of each repeat: eval mode, no graph, forward passes over the test split in order.
@@ -224,14 +224,14 @@ double percentile(std::vector<double> values, double p) {
   return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
 }
 
-nn::Sequential bench_model(const BenchArgs& a, const Data& data) {
+std::shared_ptr<nn::Module> bench_model(const BenchArgs& a, const Data& data) {
   manual_seed(0);
-  return nn::make_model(a.model, model_options(data, a.norm));
+  return make_or_load_model("", a.model, a.norm, data);
 }
 
 TrainSetup::TrainSetup(const BenchArgs& a, const Data& data, int64_t batch_size)
     : loader_(data.train, data::DataLoaderOptions(batch_size).shuffle(true).seed(0)) {
-  model_ = bench_model(a, data).ptr();
+  model_ = bench_model(a, data);
   if (!a.no_fuse) nn::fuse_batchnorm_relu(*model_);  // as wick train does
   model_->train();
   optimizer_ = make_optimizer(OptimArgs{}, {optim::ParamGroup(model_->parameters())}, {});
@@ -255,8 +255,16 @@ Subcommand add_bench(CLI::App& app) {
   Subcommand s;
   s.cmd = app.add_subcommand("bench", "benchmark a zoo model on Fashion-MNIST: training, eval, latency, memory");
 
-  s.cmd->add_option("--model", args->model, "the zoo model to measure (see wick models)")
-      ->check(CLI::IsMember(nn::model_names()))
+  s.cmd->add_option("--model", args->model,
+                    "the zoo model to measure (see wick models), or FILE.json (an architecture file, as wick train "
+                    "takes)")
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            const auto& names = nn::model_names();
+            if (std::find(names.begin(), names.end(), name) != names.end() || name.ends_with(".json")) return "";
+            return name + " is not a zoo model (see wick models) or a FILE.json";
+          },
+          "MODEL"))
       ->capture_default_str();
   s.cmd->add_option("--norm", args->norm, "its normalization: batch | group | layer | none (default: the model's own)")
       ->check(CLI::IsMember({"batch", "group", "layer", "none"}));

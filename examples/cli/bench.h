@@ -12,7 +12,7 @@
 namespace wick::cli {
 
 struct BenchArgs {
-  std::string model = "small-cnn";  // a zoo model
+  std::string model = "small-cnn";  // a zoo model, or FILE.json (an architecture file)
   std::string norm;                 // empty: the model's default
   int threads = 0;                 // 0: all cores
   std::vector<std::string> only;   // workload names; empty: all of them
@@ -40,8 +40,9 @@ Summary summarize(std::vector<double> values);
 // values at or below it.
 double percentile(std::vector<double> values, double p);
 
-// The zoo model --model (--norm) for the data, initialized from seed 0.
-nn::Sequential bench_model(const BenchArgs& args, const Data& data);
+// The model --model names (a zoo model with --norm, or an architecture file) for the data,
+// initialized from seed 0.
+std::shared_ptr<nn::Module> bench_model(const BenchArgs& args, const Data& data);
 
 // What a training measurement runs, set up as `wick train` does: bench_model with each BatchNorm
 // + ReLU fused (unless --no-fuse), SGD lr 0.05 momentum 0.9, and a shuffled (seed 0), prefetching DataLoader over the
@@ -49,13 +50,13 @@ nn::Sequential bench_model(const BenchArgs& args, const Data& data);
 class TrainSetup {
  public:
   TrainSetup(const BenchArgs& args, const Data& data, int64_t batch_size);
-  nn::SequentialImpl& model() { return *model_; }
+  nn::Module& model() { return *model_; }
   optim::Optimizer& optimizer() { return *optimizer_; }
   // The loader's next batch, starting a new epoch when one ends (as a long training run would).
   data::Batch& next_batch();
 
  private:
-  std::shared_ptr<nn::SequentialImpl> model_;
+  std::shared_ptr<nn::Module> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   data::DataLoader loader_;
   data::DataLoader::Iterator it_;

@@ -142,7 +142,10 @@ int run_profile(const BenchArgs& a, const Data& data) {
   const int64_t warmup = a.warmup >= 0 ? a.warmup : 5;
   const int64_t steps = (a.steps > 0 ? a.steps : 20) * a.repeats;
   TrainSetup s(a, data, a.profile_batch);
-  nn::SequentialImpl& model = s.model();
+  auto* top = dynamic_cast<nn::SequentialImpl*>(&s.model());
+  WICK_CHECK(top, "bench --profile: times the layers of a Sequential, and ", a.model, " is a ", s.model().type_name(),
+             " (run the workloads instead)");
+  nn::SequentialImpl& model = *top;
   const size_t layers = model.size();
   // Rows: the loader's wait, each layer, the loss, the engine's own work, zero_grad, the SGD step.
   const size_t kData = 0, kLoss = layers + 1, kEngine = layers + 2, kZero = layers + 3, kStep = layers + 4;

@@ -67,4 +67,20 @@ expect_line '^(FMA peak [0-9.]+ GFLOP/s .*; )?sgemm peak [0-9.]+ GFLOP/s \(wick:
   "bench --profile sgemm peak (and the FMA peak where the CPU has AVX-512)"
 if grep -q avx512f /proc/cpuinfo; then expect_positive fma_peak_gflops "bench --profile --json (AVX-512)"; fi
 for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
+# ---- a model of your own: --model FILE.json. bench/user_resnet20.json names Module subclasses that
+# bench/user_resnet.cpp defines and build/wick_user_resnet links in; plain wick does not know them.
+USER_ARCH="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bench/user_resnet20.json"
+expect_error 1 "bench --model FILE.json of types this wick lacks" 'unknown module type "Net"' -- \
+  bench --model "$USER_ARCH" --only latency "${TINY[@]}"
+expect_error 2 "bench --model neither a zoo model nor a file" 'not a zoo model' -- bench --model resnet21
+USER_WICK="$(dirname "$WICK")/wick_user_resnet"
+if [[ -x $USER_WICK ]]; then
+  WICK=$USER_WICK wick_ok "wick_user_resnet bench" bench --model "$USER_ARCH" --only train:4,eval:4,latency "${TINY[@]}" --json
+  expect_line '^wick bench: .*user_resnet20.json on Fashion-MNIST' "bench header naming the architecture file"
+  expect_positive img_per_s "wick_user_resnet bench --json"
+  WICK=$USER_WICK expect_error 1 "bench --profile of a model that is no Sequential" 'Sequential.*Net' -- \
+    bench --model "$USER_ARCH" --profile --steps 1 --repeats 1
+else
+  fail "no $USER_WICK next to $WICK (build the wick_user_resnet target)"
+fi
 finish
