@@ -8,7 +8,13 @@
 #include <vector>
 
 #if defined(__AVX512F__) && defined(__AVX512VL__)
+// GCC 12's own shuffles and unpacks start from _mm512_undefined_*, which it then reports as used
+// uninitialized once inlined (GCC bug 105593, fixed in later releases): silenced for its header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 namespace wick::kernels {
 namespace {
