@@ -69,6 +69,7 @@ if grep -q avx512f /proc/cpuinfo; then expect_positive fma_peak_gflops "bench --
 for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
 # ---- a model of your own: --model FILE.json. bench/user_resnet20.json names Module subclasses that
 # bench/user_resnet.cpp defines and build/wick_user_resnet links in; plain wick does not know them.
+# The network is the zoo's resnet20 written as Module subclasses: training must match it exactly.
 USER_ARCH="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bench/user_resnet20.json"
 expect_error 1 "bench --model FILE.json of types this wick lacks" 'unknown module type "Net"' -- \
   bench --model "$USER_ARCH" --only latency "${TINY[@]}"
@@ -78,6 +79,13 @@ if [[ -x $USER_WICK ]]; then
   WICK=$USER_WICK wick_ok "wick_user_resnet bench" bench --model "$USER_ARCH" --only train:4,eval:4,latency "${TINY[@]}" --json
   expect_line '^wick bench: .*user_resnet20.json on Fashion-MNIST' "bench header naming the architecture file"
   expect_positive img_per_s "wick_user_resnet bench --json"
+  # The same network as the zoo's resnet20, layer for layer and in the same initialization order:
+  # two training steps give the same losses to the last digit.
+  WICK=$USER_WICK wick_ok "wick_user_resnet train" train --model "$USER_ARCH" --data synthetic --max-steps 2 --quiet --json
+  user_losses=$(json_field train_loss),$(json_field test_loss)
+  wick_ok "wick train resnet20" train --model resnet20 --data synthetic --max-steps 2 --quiet --json
+  [[ $user_losses == "$(json_field train_loss),$(json_field test_loss)" ]] ||
+    fail "the user-written resnet20 and the zoo's differ after 2 steps: $user_losses against $(json_field train_loss),$(json_field test_loss)"
   WICK=$USER_WICK expect_error 1 "bench --profile of a model that is no Sequential" 'Sequential.*Net' -- \
     bench --model "$USER_ARCH" --profile --steps 1 --repeats 1
 else
