@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # wick bench end to end on tiny runs (not a timing test): the table and JSON line of every
-# workload, of train:N / eval:N and of --profile, --only, and bad flags rejected.
+# workload, of train:N / eval:N and of --profile, --only, bad flags rejected, and a model of your
+# own (an architecture file naming Module subclasses linked into build/wick_user_resnet).
 # Run: bash tests/cli/bench.sh <wick binary> <tests/data dir>   (exit 77: no Fashion-MNIST)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -67,6 +68,7 @@ expect_line '^(FMA peak [0-9.]+ GFLOP/s .*; )?sgemm peak [0-9.]+ GFLOP/s \(wick:
   "bench --profile sgemm peak (and the FMA peak where the CPU has AVX-512)"
 if grep -q avx512f /proc/cpuinfo; then expect_positive fma_peak_gflops "bench --profile --json (AVX-512)"; fi
 for f in sgemm_peak_gflops dram_gbs step_ms flops_fwd gbs; do expect_positive "$f" "bench --profile --json"; done
+
 # ---- a model of your own: --model FILE.json. bench/user_resnet20.json names Module subclasses that
 # bench/user_resnet.cpp defines and build/wick_user_resnet links in; plain wick does not know them.
 # The network is the zoo's resnet20 written as Module subclasses: training must match it exactly.
