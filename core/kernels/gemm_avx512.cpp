@@ -10,11 +10,15 @@
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 // GCC 12's own shuffles and unpacks start from _mm512_undefined_*, which it then reports as used
 // uninitialized once inlined (GCC bug 105593, fixed in later releases): silenced for its header only.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 namespace wick::kernels {
 namespace {
