@@ -32,13 +32,6 @@ WORKLOADS = ["train64", "train256", "eval256", "latency"]
 # (bench/user_resnet.cpp); zoo.py's ResNet is itself a PyTorch user's nn.Module subclass.
 OWN_MODELS = {"user-resnet20": ("wick_user_resnet", os.path.join(HERE, "user_resnet20.json"), "resnet20")}
 
-
-def wick_side(wick, model):
-    """The wick command (up to its flags) and its --model for `model`, a zoo name or an OWN_MODELS key."""
-    if model not in OWN_MODELS:
-        return [wick], model
-    binary, arch, _ = OWN_MODELS[model]
-    return [os.path.join(os.path.dirname(os.path.abspath(wick)), binary)], arch
 # (workload, JSON key, what, unit, better, target ratio wick/PyTorch or None)
 METRICS = [
     ("train64", "img_per_s", "training, batch 64", "img/s", "higher", 2.0),
@@ -51,6 +44,14 @@ METRICS = [
     ("eval256", "peak_rss_mib", "peak RSS, eval256", "MiB", "lower", 0.5),
     ("latency", "peak_rss_mib", "peak RSS, latency", "MiB", "lower", 0.5),
 ]
+
+
+def wick_side(wick, model):
+    """The wick command (up to its flags) and its --model for `model`, a zoo name or an OWN_MODELS key."""
+    if model not in OWN_MODELS:
+        return [wick], model
+    binary, arch, _ = OWN_MODELS[model]
+    return [os.path.join(os.path.dirname(os.path.abspath(wick)), binary)], arch
 
 
 def run_json(cmd, env=None):

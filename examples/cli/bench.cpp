@@ -1,6 +1,6 @@
-// wick bench: a zoo model (small-cnn by default) on Fashion-MNIST, measured as a user would run
-// it: training images/s at batch 64 and 256, eval images/s at batch 256, batch-1 latency, and the
-// process's peak RSS.
+// wick bench: a zoo model (small-cnn by default) or an architecture file on Fashion-MNIST,
+// measured as a user would run it: training images/s at batch 64 and 256, eval images/s at batch
+// 256, batch-1 latency, and the process's peak RSS.
 #include "bench.h"
 
 #include <sys/resource.h>
@@ -253,7 +253,7 @@ double peak_rss_mib() {
 Subcommand add_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   Subcommand s;
-  s.cmd = app.add_subcommand("bench", "benchmark a zoo model on Fashion-MNIST: training, eval, latency, memory");
+  s.cmd = app.add_subcommand("bench", "benchmark a zoo model or architecture file on Fashion-MNIST: training, eval, latency, memory");
 
   s.cmd->add_option("--model", args->model,
                     "the zoo model to measure (see wick models), or FILE.json (an architecture file, as wick train "
