@@ -11,6 +11,7 @@
 
 #include "core/parallel.h"
 #include "data/file_io.h"
+#include "data/image_checks.h"
 
 namespace wick::data {
 namespace {
@@ -68,38 +69,6 @@ bool hidden(const fs::path& p) {
   return !name.empty() && name[0] == '.';
 }
 
-// Debian's stb_image 2.27 writes past a 257-entry table when a JPEG Huffman table (DHT segment)
-// declares more than 256 codes (fixed upstream in 2.28). Returns "" when every table in the file's
-// marker segments declares at most 256 codes and fits its segment, else what is wrong. Segments
-// are walked from SOI; entropy-coded data after SOS is skipped up to the next marker.
-std::string jpeg_tables_error(const std::vector<uint8_t>& b) {
-  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return {};  // not a JPEG
-  size_t i = 2;
-  while (i + 1 < b.size()) {
-    if (b[i] != 0xFF) {  // entropy-coded data: on to the next marker
-      ++i;
-      continue;
-    }
-    const uint8_t m = b[i + 1];
-    if (m == 0xFF || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // fill, stuffed byte, no length
-      i += m == 0xFF ? 1 : 2;
-      continue;
-    }
-    if (m == 0xD9 || i + 3 >= b.size()) return {};  // EOI, or truncated: stb reports that itself
-    const size_t len = size_t{b[i + 2]} << 8 | b[i + 3], end = i + 2 + len;
-    if (m == 0xC4) {
-      for (size_t t = i + 4; t < std::min(end, b.size());) {
-        size_t codes = 0;
-        for (size_t k = 0; k < 16 && t + 1 + k < b.size(); ++k) codes += b[t + 1 + k];
-        if (codes > 256) return "a Huffman table declares " + std::to_string(codes) + " codes, more than 256";
-        t += 17 + codes;
-      }
-    }
-    i = end;
-  }
-  return {};
-}
-
 // Decodes and resizes one image into out (C, H, W); returns an error message starting with `who`,
 // or "" on success.
 std::string load_one(const std::string& path, int64_t channels, int64_t height, int64_t width, uint8_t* out,
@@ -110,8 +79,8 @@ std::string load_one(const std::string& path, int64_t channels, int64_t height, 
   } catch (const Error& e) {
     return e.what();
   }
-  if (std::string why = jpeg_tables_error(bytes); !why.empty())
-    return who + ": cannot decode " + path + " (corrupt JPEG: " + why + ")";
+  if (std::string why = detail::image_file_error(bytes); !why.empty())
+    return who + ": cannot decode " + path + " (" + why + ")";
   int w = 0, h = 0, comp = 0;
   auto len = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))

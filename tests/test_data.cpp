@@ -405,6 +405,39 @@ TEST_CASE("data: load_image gives one file exactly as ImageFolder's item, and na
   write_file(dir / "bad.png", Bytes{0x89, 'P', 'N', 'G', 1, 2});
   CHECK_ERROR(data::load_image((dir / "bad.png"), data::LoadImageOptions(4, 4)), "load_image: cannot decode",
               "bad.png");
+  write_file(dir / "icon.png", Bytes{0, 0, 1, 0, 3, 0, 48, 48});  // an ICO file named .png
+  CHECK_ERROR(data::load_image((dir / "icon.png"), data::LoadImageOptions(4, 4)), "icon.png",
+              "not a PNG, JPEG or BMP file");
+
+  // Hostile PNGs stb_image 2.27 would allocate for: a chunk claiming more bytes than the file has
+  // (stb grows its buffer to the claim first), and a header of 4x4 pixels over a 600x600 noise
+  // image's data (stb inflates all of it; 360 KB of data could inflate past 256 MiB, so it is counted).
+  auto read_back = [&](const std::string& name) {
+    std::ifstream in(dir / name, std::ios::binary);
+    return Bytes{std::istreambuf_iterator<char>(in), {}};
+  };
+  Bytes png = read_back("one/a.png");
+  const size_t idat = std::search(png.begin(), png.end(), std::begin("IDAT"), std::end("IDAT") - 1) - png.begin();
+  REQUIRE(idat < png.size());
+  png[idat - 4] = 0x7F;
+  write_file(dir / "claim.png", png);
+  CHECK_ERROR(data::load_image((dir / "claim.png"), data::LoadImageOptions(4, 4)), "claim.png",
+              "PNG IDAT chunk at byte " + std::to_string(idat - 4) + " declares 2130706");
+  Bytes noise(600 * 600);
+  std::mt19937 rng(7);
+  for (auto& v : noise) v = static_cast<uint8_t>(rng());
+  write_image(dir / "big.png", 600, 600, 1, noise);
+  png = read_back("big.png");
+  for (size_t k : {16, 20}) std::copy_n(Bytes{0, 0, 0, 4}.begin(), 4, png.begin() + k);  // IHDR width, height
+  write_file(dir / "bomb.png", png);
+  png = read_back("one/a.png");  // a 6x5 image's few bytes of data under a header of 8000x8000
+  for (size_t k : {16, 20}) std::copy_n(Bytes{0, 0, 0x1F, 0x40}.begin(), 4, png.begin() + k);
+  write_file(dir / "huge.png", png);
+  CHECK_ERROR(data::load_image((dir / "huge.png"), data::LoadImageOptions(4, 4)), "huge.png",
+              "cannot fill the 8000x8000 image its header declares");
+  CHECK_ERROR(data::load_image((dir / "bomb.png"), data::LoadImageOptions(4, 4)), "bomb.png",
+              "PNG image data inflates to more than 65576 bytes, where its header's image needs 20");
+
   CHECK_ERROR(data::load_image((dir / "one/a.png"), data::LoadImageOptions(4, 4).channels(2)),
               "load_image: channels must be 1 or 3");
   CHECK_ERROR(data::load_image((dir / "one/a.png"), data::LoadImageOptions(0, 4)), "load_image: image size");

@@ -63,7 +63,8 @@ TEST_CASE("fuzz crashes: every input that once crashed a fuzzer is now handled")
   int n = 0;
   for (const auto& [dir, target] : {std::pair<const char*, Target>{"crashes/architecture", wick::fuzz::architecture},
                                     {"crashes/load_module", wick::fuzz::load_module},
-                                    {"crashes/module_state", wick::fuzz::module_state}})
+                                    {"crashes/module_state", wick::fuzz::module_state},
+                                    {"crashes/image", wick::fuzz::image}})
     if (fs::exists(fs::path(WICK_FUZZ_DIR) / dir)) n += replay(dir, target);
   CHECK(n > 0);
 }
