@@ -1,6 +1,9 @@
 // The checks in front of stb_image (image_checks.h): the format by its signature, a PNG's chunks
 // walked and its image data inflated (through zlib, into a small buffer) only to count the bytes,
-// a JPEG's marker segments walked.
+// a JPEG's marker segments walked, a BMP's header read. stb_image 2.27 also decodes a truncated
+// JPEG or BMP as if the missing bytes were there, so a few hundred bytes whose header declares 64
+// megapixels cost 192 MB and a second of decoding and resizing: each format's smallest encoding
+// of the declared image must fit in the file.
 #include "data/image_checks.h"
 
 #include <zlib.h>
@@ -8,12 +11,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <utility>
 #include <string>
+#include <utility>
 
 namespace wick::data::detail {
 namespace {
 
+uint32_t le32(const uint8_t* p) { return uint32_t{p[3]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]; }
 uint32_t be32(const uint8_t* p) { return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3]; }
 
 bool starts_with(const std::vector<uint8_t>& b, std::initializer_list<uint8_t> prefix) {
@@ -125,10 +129,19 @@ std::string png_error(const std::vector<uint8_t>& b) {
   return {};
 }
 
+// "<n> bytes cannot hold the WxH image its header declares (<why>)".
+std::string cannot_hold(size_t bytes, double width, double height, const std::string& why) {
+  return std::to_string(bytes) + " bytes cannot hold the " + std::to_string(static_cast<uint64_t>(width)) + "x" +
+         std::to_string(static_cast<uint64_t>(height)) + " image its header declares (" + why + ")";
+}
+
 // Debian's stb_image 2.27 writes past a 257-entry table when a JPEG Huffman table (DHT segment)
 // declares more than 256 codes (fixed upstream in 2.28). Returns "" when every table in the file's
-// marker segments declares at most 256 codes and fits its segment, else what is wrong. Segments
-// are walked from SOI; entropy-coded data after SOS is skipped up to the next marker.
+// marker segments declares at most 256 codes and fits its segment, and the file is large enough
+// for the frame's size (SOF segment), else what is wrong. Segments are walked from SOI;
+// entropy-coded data after SOS is skipped up to the next marker. Every 8x8 block of the
+// full-resolution component codes its DC coefficient with a Huffman code of at least one bit, in
+// baseline and progressive files alike.
 std::string jpeg_error(const std::vector<uint8_t>& b) {
   size_t i = 2;
   while (i + 1 < b.size()) {
@@ -143,6 +156,12 @@ std::string jpeg_error(const std::vector<uint8_t>& b) {
     }
     if (m == 0xD9 || i + 3 >= b.size()) return {};  // EOI, or truncated: stb reports that itself
     const size_t len = size_t{b[i + 2]} << 8 | b[i + 3], end = i + 2 + len;
+    const bool frame = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (frame && i + 8 < b.size()) {
+      const double height = b[i + 5] << 8 | b[i + 6], width = b[i + 7] << 8 | b[i + 8];
+      if (std::floor(width / 8) * std::floor(height / 8) > 8.0 * static_cast<double>(b.size()))
+        return cannot_hold(b.size(), width, height, "at least one bit per 8x8 block");
+    }
     if (m == 0xC4) {
       for (size_t t = i + 4; t < std::min(end, b.size());) {
         size_t codes = 0;
@@ -156,6 +175,30 @@ std::string jpeg_error(const std::vector<uint8_t>& b) {
   return {};
 }
 
+// stb_image reads uncompressed BMPs (BI_RGB, BI_BITFIELDS) only: rows of ceil(width * bits per
+// pixel / 32) 4-byte words, all of which must be in the file. An OS/2 header (12 bytes) has 16-bit
+// sizes, the others 32-bit signed ones (a negative height: rows stored top-down).
+std::string bmp_error(const std::vector<uint8_t>& b) {
+  if (b.size() < 30) return {};  // stb reports a short header itself
+  const uint32_t header = le32(&b[14]);
+  double width, height, bits, compression = 0;
+  if (header == 12) {
+    width = b[18] | b[19] << 8;
+    height = b[20] | b[21] << 8;
+    bits = b[24] | b[25] << 8;
+  } else {
+    width = std::abs(static_cast<double>(static_cast<int32_t>(le32(&b[18]))));
+    height = std::abs(static_cast<double>(static_cast<int32_t>(le32(&b[22]))));
+    bits = b[28] | b[29] << 8;
+    if (b.size() >= 34) compression = le32(&b[30]);
+  }
+  if (compression != 0 && compression != 3) return {};  // stb refuses the others
+  const double row = std::ceil(width * bits / 32) * 4;
+  if (row * height > static_cast<double>(b.size()))
+    return cannot_hold(b.size(), width, height, std::to_string(static_cast<int>(bits)) + " bits per pixel, uncompressed");
+  return {};
+}
+
 }  // namespace
 
 std::string image_file_error(const std::vector<uint8_t>& bytes) {
@@ -164,7 +207,10 @@ std::string image_file_error(const std::vector<uint8_t>& bytes) {
     std::string why = jpeg_error(bytes);
     return why.empty() ? why : "corrupt JPEG: " + why;
   }
-  if (starts_with(bytes, {'B', 'M'})) return {};
+  if (starts_with(bytes, {'B', 'M'})) {
+    std::string why = bmp_error(bytes);
+    return why.empty() ? why : "corrupt BMP: " + why;
+  }
   return "not a PNG, JPEG or BMP file";
 }
 

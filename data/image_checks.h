@@ -1,6 +1,7 @@
 // Checks made on an image file's bytes before stb_image sees them: only the formats wick reads, and
 // the structures Debian's stb_image 2.27 trusts too far (a PNG chunk length it allocates for, an
-// inflated size it does not bound, a JPEG Huffman table it writes past).
+// inflated size it does not bound, a JPEG Huffman table it writes past, a header declaring more
+// pixels than the file can encode).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -435,6 +435,22 @@ TEST_CASE("data: load_image gives one file exactly as ImageFolder's item, and na
   write_file(dir / "huge.png", png);
   CHECK_ERROR(data::load_image((dir / "huge.png"), data::LoadImageOptions(4, 4)), "huge.png",
               "cannot fill the 8000x8000 image its header declares");
+  // stb decodes a truncated JPEG or BMP as if the rest were there: small files declaring big images.
+  write_image(dir / "small.jpg", 16, 16, 3, constant(16, 16, 3, {90, 90, 90}));
+  Bytes jpg = read_back("small.jpg");
+  const Bytes sof0{0xFF, 0xC0};
+  const size_t sof = std::search(jpg.begin(), jpg.end(), sof0.begin(), sof0.end()) - jpg.begin();
+  REQUIRE(sof + 8 < jpg.size());
+  for (size_t k : {sof + 5, sof + 7}) std::copy_n(Bytes{0x0F, 0xA0}.begin(), 2, jpg.begin() + k);  // 4000
+  write_file(dir / "tall.jpg", jpg);
+  CHECK_ERROR(data::load_image((dir / "tall.jpg"), data::LoadImageOptions(4, 4)), "tall.jpg",
+              "cannot hold the 4000x4000 image its header declares (at least one bit per 8x8 block)");
+  write_image(dir / "small.bmp", 8, 6, 3, constant(8, 6, 3, {200, 100, 50}));
+  Bytes bmp = read_back("small.bmp");
+  for (size_t k : {18, 22}) std::copy_n(Bytes{0x88, 0x13, 0, 0}.begin(), 4, bmp.begin() + k);  // 5000
+  write_file(dir / "wide.bmp", bmp);
+  CHECK_ERROR(data::load_image((dir / "wide.bmp"), data::LoadImageOptions(4, 4)), "wide.bmp",
+              "cannot hold the 5000x5000 image its header declares (24 bits per pixel, uncompressed)");
   CHECK_ERROR(data::load_image((dir / "bomb.png"), data::LoadImageOptions(4, 4)), "bomb.png",
               "PNG image data inflates to more than 65576 bytes, where its header's image needs 20");
 
