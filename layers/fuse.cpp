@@ -8,11 +8,13 @@
 #include "core/autograd.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/pool.h"
 #include "layers/activation.h"
 #include "layers/batchnorm.h"
 #include "layers/bn_tools.h"
 #include "layers/init.h"
 #include "layers/linear.h"
+#include "layers/pooling.h"
 
 namespace wick::nn {
 namespace {
@@ -155,9 +157,9 @@ int bn_relu_unfuse_rule(const Layers& l, size_t i) {
 }
 
 // A FusedConv2d with conv's tensors (shared) and options.
-std::shared_ptr<FusedConv2dImpl> fused_conv(const Conv2dImpl& conv, bool relu) {
+std::shared_ptr<FusedConv2dImpl> fused_conv(const Conv2dImpl& conv, bool relu, bool pool = false) {
   init::SkipInit skip;
-  auto out = std::make_shared<FusedConv2dImpl>(FusedConv2dOptions(conv.options, relu));
+  auto out = std::make_shared<FusedConv2dImpl>(FusedConv2dOptions(conv.options, relu, pool));
   out->weight = out->reset_tensor("weight", conv.weight);
   if (conv.bias.defined()) out->bias = out->reset_tensor("bias", conv.bias);
   out->train(conv.is_training());
@@ -170,6 +172,24 @@ int conv_relu_rule(const Layers& l, size_t i) {
   const size_t j = next_layer(l, i);
   if (!conv || j >= l.size() || !exactly<ReLUImpl>(l.get(j))) return 0;
   l.set(i, fused_conv(*conv, true));
+  l.set(j, std::make_shared<IdentityImpl>());
+  return 1;
+}
+
+// A FusedConv2d with its ReLU and no pooling yet, then (past emptied slots) a MaxPool2d(2): the
+// pooling joins the conv's pass, an Identity takes the MaxPool2d's slot.
+int conv_pool_rule(const Layers& l, size_t i) {
+  auto* conv = exactly<FusedConv2dImpl>(l.get(i));
+  const size_t j = next_layer(l, i);
+  if (!conv || !conv->relu() || conv->pool() || j >= l.size()) return 0;
+  auto* pool = exactly<MaxPool2dImpl>(l.get(j));
+  if (!pool) return 0;
+  const MaxPool2dOptions& p = pool->options;
+  const Size2 stride = p.stride() == Size2(0) ? p.kernel_size() : p.stride();  // 0: the kernel size
+  if (!(p.kernel_size() == Size2(2) && stride == Size2(2) && p.padding() == Size2(0) && p.dilation() == Size2(1)) ||
+      p.ceil_mode())
+    return 0;
+  l.set(i, fused_conv(*conv, true, true));
   l.set(j, std::make_shared<IdentityImpl>());
   return 1;
 }
@@ -211,6 +231,7 @@ std::shared_ptr<Module> fuse_for_inference(const Module& model, int* fused) {
   int n = 0;
   std::shared_ptr<Module> out = fold_batchnorm(model, &n);
   n += rewrite(*out, conv_relu_rule);
+  n += rewrite(*out, conv_pool_rule);
   n += rewrite(*out, bn_relu_rule);
   n += rewrite(*out, residual_rule);
   if (fused) *fused = n;
@@ -221,13 +242,16 @@ Tensor FusedConv2dImpl::forward(const Tensor& x) {
   const auto& o = options;
   if (should_record({&x, &weight, &bias})) {
     Tensor y = Conv2dImpl::forward(x);
-    return relu_ ? wick::relu(y) : y;
+    if (relu_) y = wick::relu(y);
+    return pool_ ? max_pool2d(y, {2, 2}) : y;
   }
-  return conv2d_affine(x, weight, bias, {}, {}, relu_, o.stride(), o.padding(), o.dilation(), o.groups());
+  return conv2d_affine(x, weight, bias, {}, {}, relu_, o.stride(), o.padding(), o.dilation(), o.groups(), Tensor(),
+                       pool_);
 }
 
 Tensor FusedConv2dImpl::forward_add(const Tensor& x, const Tensor& r) {
   const auto& o = options;
+  WICK_CHECK(!pool_, "FusedConv2d: a conv that pools cannot end a residual block (forward_add)");
   if (should_record({&x, &weight, &bias, &r})) {
     Tensor y = add(Conv2dImpl::forward(x), r);
     return relu_ ? wick::relu(y) : y;
@@ -236,7 +260,7 @@ Tensor FusedConv2dImpl::forward_add(const Tensor& x, const Tensor& r) {
 }
 
 std::string FusedConv2dImpl::extra_repr() const {
-  return Conv2dImpl::extra_repr() + (relu_ ? ", relu=True" : "");
+  return Conv2dImpl::extra_repr() + (relu_ ? ", relu=True" : "") + (pool_ ? ", pool=True" : "");
 }
 
 FusedResidualImpl::FusedResidualImpl(const ResidualOptions& options) : ResidualImpl(options) {

@@ -17,30 +17,37 @@ namespace wick::nn {
 int fuse_batchnorm_relu(Module& model);
 int unfuse_batchnorm_relu(Module& model);
 
-// Conv2d with its bias and an optional ReLU in the same pass (what a Conv2d folded with its
-// BatchNorm and followed by a ReLU becomes for inference). With no gradient recorded it runs
-// conv2d_affine; otherwise plain conv2d then relu.
+// Conv2d with its bias, an optional ReLU and an optional 2x2 max pooling (stride 2) in the same
+// pass (what a Conv2d folded with its BatchNorm and followed by a ReLU, and maybe a MaxPool2d(2),
+// becomes for inference). With no gradient recorded it runs conv2d_affine; otherwise plain
+// conv2d, relu, max_pool2d.
 struct FusedConv2dOptions : Conv2dOptions {
   FusedConv2dOptions() = default;
-  FusedConv2dOptions(const Conv2dOptions& conv, bool relu) : Conv2dOptions(conv), relu(relu) {}
+  FusedConv2dOptions(const Conv2dOptions& conv, bool relu, bool pool = false)
+      : Conv2dOptions(conv), relu(relu), pool(pool) {}
   bool relu = false;
+  bool pool = false;  // then max_pool2d(kernel 2, stride 2)
   void fields(Fields& f) {
     Conv2dOptions::fields(f);
     f.optional("relu", relu);
+    f.optional("pool", pool);
   }
 };
 class FusedConv2dImpl : public Conv2dImpl {
  public:
-  explicit FusedConv2dImpl(const FusedConv2dOptions& options) : Conv2dImpl(options), relu_(options.relu) {}
+  explicit FusedConv2dImpl(const FusedConv2dOptions& options)
+      : Conv2dImpl(options), relu_(options.relu), pool_(options.pool) {}
   Tensor forward(const Tensor& x) override;
-  // forward's conv + r (r of the output's shape), then the ReLU: a residual block's tail.
+  // forward's conv + r (r of the output's shape), then the ReLU: a residual block's tail. Refused
+  // with pool.
   Tensor forward_add(const Tensor& x, const Tensor& r);
-  FusedConv2dOptions config() const { return {options, relu_}; }
+  FusedConv2dOptions config() const { return {options, relu_, pool_}; }
   bool relu() const { return relu_; }
+  bool pool() const { return pool_; }
   std::string extra_repr() const override;
 
  private:
-  bool relu_;
+  bool relu_, pool_;
 };
 WICK_REGISTER_MODULE(FusedConv2d);
 
@@ -58,7 +65,8 @@ WICK_REGISTER_MODULE(FusedResidual);
 
 // For inference: a copy of the model, in eval mode, where every Conv2d/Linear followed by a
 // BatchNorm on its running statistics has the BatchNorm folded into its weights (fold_batchnorm),
-// each Conv2d followed by a ReLU is a FusedConv2d, each remaining BatchNorm + ReLU a
+// each Conv2d followed by a ReLU is a FusedConv2d (pooling too when a MaxPool2d of kernel and
+// stride 2, no padding, dilation 1 and floor sizes comes next), each remaining BatchNorm + ReLU a
 // BatchNorm{1,2}dReLU, and each Residual inside a container whose body ends in a conv and whose
 // activation is a ReLU (or none) a FusedResidual. Its outputs equal the model's eval outputs to
 // float rounding. `fused` (optional) receives how many rewrites were made.

@@ -1,5 +1,6 @@
 // The fast paths behind small-cnn: each must give what the general code (or a plain reference)
 // gives, ties, NaN and signed zeros included.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -142,4 +143,37 @@ TEST_CASE("conv2d_affine: scale and shift per output channel, ReLU, and refusal 
   CHECK_CLOSE(conv2d_affine(x, w, b, scale, shift, true, {2, 1}, {1, 1}), relu(affine), 1e-5, 1e-5);
   CHECK_THROWS_WITH_AS(conv2d_affine(x, w.clone().requires_grad_(), b, scale, shift, false),
                        doctest::Contains("inference only"), Error);
+}
+
+TEST_CASE("conv2d_affine with pool equals max_pool2d(2) of it, bit for bit, on every conv path") {
+  manual_seed(14);
+  struct Case {
+    const char* path;
+    int64_t c, o, hw, k, stride, pad;
+  };
+  // direct (few taps, rows >= 24), padded-width (stride 1, 3x3), im2col (stride 2), 1x1 (x as the
+  // column matrix); odd sizes pool with floor.
+  for (const Case& c : {Case{"direct", 1, 16, 27, 3, 1, 1}, Case{"padded width", 6, 16, 11, 3, 1, 1},
+                        Case{"im2col", 5, 8, 13, 3, 2, 1}, Case{"1x1", 7, 8, 9, 1, 1, 0}}) {
+    for (int64_t batch : {1, 3}) {
+      CAPTURE(c.path);
+      CAPTURE(batch);
+      Tensor x = randn({batch, c.c, c.hw, c.hw}), w = randn({c.o, c.c, c.k, c.k}), b = randn({c.o});
+      x.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();  // a NaN wins its window, as max_pool2d
+      for (bool relu : {false, true}) {
+        Tensor full = conv2d_affine(x, w, b, {}, {}, relu, c.stride, c.pad);
+        Tensor want = max_pool2d(full, {2, 2});
+        Tensor got = conv2d_affine(x, w, b, {}, {}, relu, c.stride, c.pad, 1, 1, Tensor(), true);
+        REQUIRE(got.shape() == want.shape());
+        CHECK(equal(got, want));
+        const std::vector<float> v = got.to_vector<float>();
+        CHECK(std::any_of(v.begin(), v.end(), [](float f) { return std::isnan(f); }));
+        test::same_bits_at_1_and_2_threads(
+            [&] { return conv2d_affine(x, w, b, {}, {}, relu, c.stride, c.pad, 1, 1, Tensor(), true); });
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(conv2d_affine(randn({1, 2, 1, 5}), randn({3, 2, 1, 1}), Tensor(), {}, {}, true, 1, 0, 1, 1,
+                                     Tensor(), true),
+                       doctest::Contains("2x2 pooling needs an output of at least 2x2, got 1x5"), Error);
 }

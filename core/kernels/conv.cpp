@@ -11,6 +11,7 @@
 
 #include "core/blas.h"
 #include "core/kernels/conv_direct.h"
+#include "core/kernels/pool.h"
 #include "core/parallel.h"
 
 namespace wick::kernels {
@@ -28,12 +29,12 @@ void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off
 
 // Scratch memory for one thread, reused across calls (slot 0: col, or the padded-width form's
 // output grid or padded gout; slot 1: d col; slot 2: a padded plane inside im2col / col2im_add,
-// or the padded-width form's padded image). A call that takes a slot may grow it, so a pointer
+// or the padded-width form's padded image; slot 3: one image's output before pooling). A call that takes a slot may grow it, so a pointer
 // into it taken before is not used after. Held either inside chunks that run no nested parallel
 // work, or (one image) around parallel GEMMs whose blocks use none, so a thread never holds one
 // twice.
 float* scratch(int slot, size_t n) {
-  thread_local std::vector<float> bufs[3];
+  thread_local std::vector<float> bufs[4];
   if (bufs[slot].size() < n) bufs[slot].resize(n);
   return bufs[slot].data();
 }
@@ -283,9 +284,9 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
 }
 
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add) {
-  if (direct_conv_fits(g)) {
-    conv2d_direct_forward(g, x, w, b, relu && !add, out);
+                    const float* add, bool pool) {
+  if (direct_conv_fits(g) && !(add && pool)) {
+    conv2d_direct_forward(g, x, w, b, relu && !add, out, pool);
     if (add)
       for (int64_t i = 0, n = g.n * g.o * g.oh * g.ow; i < n; ++i) {
         const float v = out[i] + add[i];
@@ -295,12 +296,22 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
   }
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
+  // With pool, image n's convolution goes to the calling thread's scratch slot 3 (target) and is
+  // pooled from there, in cache, into out (finish).
+  const int64_t pooled_img = g.o * (g.oh / 2) * (g.ow / 2);
+  auto target = [&](int64_t n) { return pool ? scratch(3, static_cast<size_t>(out_img)) : out + n * out_img; };
+  auto finish = [&](int64_t n, const float* full) {
+    if (pool) max_pool2x2_serial(g.o, g.oh, g.ow, full, out + n * pooled_img);
+  };
   if (padded_width_fits(g)) {
-    if (g.n == 1) return forward_padded_width(g, x, w, b, relu, out, add, true);
+    auto image = [&](int64_t n, bool split) {
+      float* o = target(n);
+      forward_padded_width(g, x + n * in_img, w, b, relu, o, add ? add + n * out_img : nullptr, split);
+      finish(n, o);
+    };
+    if (g.n == 1) return image(0, true);
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n)
-        forward_padded_width(g, x + n * in_img, w, b, relu, out + n * out_img, add ? add + n * out_img : nullptr,
-                             false);
+      for (int64_t n = n0; n < n1; ++n) image(n, false);
     });
     return;
   }
@@ -312,7 +323,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
       im2col(g, x + n * in_img, colbuf);
       col = colbuf;
     }
-    float* o = out + n * out_img;
+    float* o = target(n);
     // The bias (and the added input) first, then the GEMM adds onto it (beta 1): one pass over
     // out fewer.
     if (add) std::copy(add + n * out_img, add + (n + 1) * out_img, o);
@@ -329,6 +340,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
       mm(false, false, og, P, K, 1.f, w + grp * og * K, K, col + grp * K * P, P, beta, o + grp * og * P, P);
     if (relu)  // while the image's output is still in cache
       for (int64_t i = 0; i < out_img; ++i) o[i] = o[i] > 0.f || o[i] != o[i] ? o[i] : 0.f;
+    finish(n, o);
   };
   if (g.n == 1) {  // one image: the GEMMs themselves run in parallel blocks
     one(0, scratch(0, col_size), gemm);

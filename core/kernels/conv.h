@@ -31,8 +31,10 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 
 // x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null, add (n, o, oh, ow) or null -> out
 // (n, o, oh, ow) = conv + b + add (assigned), then max(out, 0) when relu (NaN kept, as wick::relu).
+// With pool, that is then max-pooled 2x2 with stride 2 (as max_pool2d_forward) image by image
+// while in cache, and out is (n, o, oh/2, ow/2).
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add = nullptr);
+                    const float* add = nullptr, bool pool = false);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
 // kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/kernels/pool.h"
 #include "core/parallel.h"
 
 // The helpers below return vectors by value, only within this file and inlined: GCC's warning
@@ -177,8 +178,9 @@ bool direct_conv_fits(const Conv2dGeom& g) {
 
 // Parallel over fixed chunks (image, kChannelsPerChunk output channels); every output value is
 // computed the same way whatever the chunk, so the result does not depend on the thread count.
+// With pool, a chunk's planes go to a buffer of its own and are pooled from there.
 void conv2d_direct_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu,
-                           float* out) {
+                           float* out, bool pool) {
   const int64_t K = g.c * g.kh * g.kw, P = g.oh * g.ow;
   const int64_t blocks = (g.o + kChannelsPerChunk - 1) / kChannelsPerChunk;
   std::vector<float> wg(static_cast<size_t>(g.o * K));  // w (o, K) as (o / kOutGroup, K, kOutGroup)
@@ -186,15 +188,19 @@ void conv2d_direct_forward(const Conv2dGeom& g, const float* x, const float* w, 
     for (int64_t t = 0; t < K; ++t) wg[((oc / kOutGroup) * K + t) * kOutGroup + oc % kOutGroup] = w[oc * K + t];
   std::vector<float> bias(static_cast<size_t>(g.o), 0.f);  // adding 0 leaves a sum as it is
   if (b) std::copy_n(b, g.o, bias.begin());
+  const int64_t pooled = (g.oh / 2) * (g.ow / 2);
   parallel_for(0, g.n * blocks, 1, [&](int64_t c0, int64_t c1) {
     Padded pad(g);
+    std::vector<float> planes(pool ? static_cast<size_t>(kChannelsPerChunk * P) : 0);
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t n = c / blocks, oc0 = c % blocks * kChannelsPerChunk;
       const int64_t oc1 = std::min(g.o, oc0 + kChannelsPerChunk);
       pad.fill(g, x + n * g.c * g.h * g.w);
-      for (int64_t oc = oc0; oc < oc1; oc += kOutGroup)
-        for (int64_t y = 0; y < g.oh; ++y)
-          forward_row(pad, wg.data() + oc * K, bias.data() + oc, relu, y, out + (n * g.o + oc) * P);
+      for (int64_t oc = oc0; oc < oc1; oc += kOutGroup) {
+        float* dst = pool ? planes.data() + (oc - oc0) * P : out + (n * g.o + oc) * P;
+        for (int64_t y = 0; y < g.oh; ++y) forward_row(pad, wg.data() + oc * K, bias.data() + oc, relu, y, dst);
+      }
+      if (pool) max_pool2x2_serial(oc1 - oc0, g.oh, g.ow, planes.data(), out + (n * g.o + oc0) * pooled);
     }
   });
 }

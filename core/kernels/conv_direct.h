@@ -21,9 +21,10 @@ inline constexpr int64_t kDirectMinWidth = 24;
 bool direct_conv_fits(const Conv2dGeom& g);
 
 // As conv2d_forward: x (n, c, h, w), w (o, c, kh, kw), b (o) or null -> out
-// (n, o, oh, ow) (assigned), then max(out, 0) when relu (NaN kept).
+// (n, o, oh, ow) (assigned), then max(out, 0) when relu (NaN kept), then, when pool, 2x2 max
+// pooling (stride 2) into out (n, o, oh/2, ow/2).
 void conv2d_direct_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu,
-                           float* out);
+                           float* out, bool pool = false);
 
 // Adds dL/dw into gw (o, c, kh, kw), from x (n, c, h, w) and gout = dL/d out (n, o, oh, ow).
 void conv2d_direct_weight_grad(const Conv2dGeom& g, const float* x, const float* gout, float* gw);

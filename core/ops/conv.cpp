@@ -95,7 +95,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
                      const std::vector<double>& shift, bool relu, Size2 stride, Size2 padding, Size2 dilation,
-                     int64_t groups, const Tensor& add) {
+                     int64_t groups, const Tensor& add, bool pool) {
   const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
   WICK_CHECK(!should_record({&x, &weight, &bias, &add}), "conv2d_affine: inference only (it records no gradient); ",
              "call it under NoGradGuard or with tensors that need no grad");
@@ -105,19 +105,21 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
              " and ", shift.size());
   if (x.dim() == 3)
     return conv2d_affine(x.unsqueeze(0), weight, bias, scale, shift, relu, stride, padding, dilation, groups,
-                         add.defined() ? add.unsqueeze(0) : add)
+                         add.defined() ? add.unsqueeze(0) : add, pool)
         .squeeze(0);
   WICK_CHECK(!add.defined() || (add.shape() == Shape{g.n, g.o, g.oh, g.ow} && add.dtype() == Dtype::Float32),
              "conv2d_affine: the added tensor must have the output's shape ", shape_str({g.n, g.o, g.oh, g.ow}),
              ", got ", shape_str(add.shape()));
-  Tensor out = empty({g.n, g.o, g.oh, g.ow});
+  WICK_CHECK(!pool || (g.oh >= 2 && g.ow >= 2), "conv2d_affine: 2x2 pooling needs an output of at least 2x2, got ",
+             g.oh, "x", g.ow);
+  Tensor out = pool ? empty({g.n, g.o, g.oh / 2, g.ow / 2}) : empty({g.n, g.o, g.oh, g.ow});
   Tensor xc = x.contiguous(), wc = weight.contiguous(), ac = add.defined() ? add.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   const float* pa = ac.defined() ? ac.data<float>() : nullptr;
   if (identity) {  // the weights as they are (a folded FusedConv2d's every call): no copy
     if (out.numel() > 0)
       kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, relu,
-                              out.data<float>(), pa);
+                              out.data<float>(), pa, pool);
     return out;
   }
   // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
@@ -131,7 +133,8 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     const double b0 = bc.defined() ? bc.data<float>()[o] : 0.0;
     b[o] = static_cast<float>(b0 * scale[o] + shift[o]);
   }
-  if (out.numel() > 0) kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa);
+  if (out.numel() > 0)
+    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa, pool);
   return out;
 }
 

@@ -16,11 +16,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 
 // Inference only (refuses inputs that would record a gradient): conv2d(...)·scale[o] + shift[o]
 // per output channel (empty scale and shift: 1 and 0), plus `add` (the output's shape; undefined:
-// nothing), then max(·, 0) when relu, in one pass (the scale is folded into the weights). The
-// fused inference layers (layers/fuse.h) run through it; the result matches the unfused ops to
-// float rounding.
+// nothing), then max(·, 0) when relu, in one pass (the scale is folded into the weights); with
+// pool, then max_pool2d(·, 2) image by image while in cache (the output is (N, O, OH/2, OW/2)).
+// The fused inference layers (layers/fuse.h) run through it; the result matches the unfused ops
+// to float rounding (exactly, for the pooling).
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
                      const std::vector<double>& shift, bool relu, Size2 stride = {1, 1}, Size2 padding = {0, 0},
-                     Size2 dilation = {1, 1}, int64_t groups = 1, const Tensor& add = Tensor());
+                     Size2 dilation = {1, 1}, int64_t groups = 1, const Tensor& add = Tensor(), bool pool = false);
 
 }  // namespace wick
