@@ -128,6 +128,15 @@ TEST_CASE("fuse_for_inference on small-cnn and mlp matches eval outputs at batch
   nn::Sequential cnn = nn::small_cnn();
   give_statistics(*cnn, {8, 1, 28, 28});
   check_inference_copy(*cnn, {1, 28, 28});
+  // Both MaxPool2d(2) joined the conv before them; a pooling of another shape stays a layer.
+  const std::string fused_cnn = nn::fuse_for_inference(*cnn)->repr();
+  CHECK(fused_cnn.find("MaxPool2d") == std::string::npos);
+  int pools = 0;
+  for (size_t p = fused_cnn.find("pool=True"); p != std::string::npos; p = fused_cnn.find("pool=True", p + 1)) ++pools;
+  CHECK(pools == 2);
+  nn::Sequential overlapping(nn::Conv2d(nn::Conv2dOptions(1, 8, 3)), nn::ReLU(),
+                             nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(1)));
+  CHECK(nn::fuse_for_inference(*overlapping)->repr().find("MaxPool2d") != std::string::npos);
   nn::Sequential mlp = nn::mlp();
   give_statistics(*mlp, {8, 1, 28, 28});
   check_inference_copy(*mlp, {1, 28, 28});
