@@ -126,26 +126,23 @@ void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, floa
 
 }  // namespace
 
-void max_pool2x2_serial(int64_t planes, int64_t h, int64_t w, const float* in, float* out) {
+void max_pool2x2_serial(int64_t planes, int64_t h, int64_t w, const float* in, float* out, int32_t* idx) {
   const int64_t oh = h / 2, ow = w / 2;
   thread_local std::vector<float> v;
   thread_local std::vector<int32_t> keys;
   v.resize(static_cast<size_t>(2 * oh * ow));
   keys.resize(static_cast<size_t>(4 * oh * ow));
   for (int64_t p = 0; p < planes; ++p)
-    max_pool2x2_plane(in + p * h * w, w, oh, ow, out + p * oh * ow, nullptr, v.data(), keys.data());
+    max_pool2x2_plane(in + p * h * w, w, oh, ow, out + p * oh * ow, idx ? idx + p * oh * ow : nullptr, v.data(),
+                      keys.data());
 }
 
 void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int32_t* idx) {
   if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 &&
-      2 * g.oh <= g.h && 2 * g.ow <= g.w) {
+      2 * g.oh <= g.h && 2 * g.ow <= g.w) {  // then oh = h/2 and ow = w/2
     parallel_for(0, g.planes, plane_grain(g.oh * g.ow * 4), [&](int64_t p0, int64_t p1) {
-      std::vector<float> v(static_cast<size_t>(2 * g.oh * g.ow));
-      std::vector<int32_t> keys(static_cast<size_t>(4 * g.oh * g.ow));
-      for (int64_t p = p0; p < p1; ++p)
-        max_pool2x2_plane(in + p * g.h * g.w, g.w, g.oh, g.ow, out + p * g.oh * g.ow,
-                          idx ? idx + p * g.oh * g.ow : nullptr,
-                          v.data(), keys.data());
+      max_pool2x2_serial(p1 - p0, g.h, g.w, in + p0 * g.h * g.w, out + p0 * g.oh * g.ow,
+                         idx ? idx + p0 * g.oh * g.ow : nullptr);
     });
     return;
   }

@@ -21,10 +21,11 @@ struct Pool2dGeom {
 // y*w + x within its plane (the caller checks h*w fits in int32) (the first maximum in row-major scan order; a NaN wins, as PyTorch).
 // idx may be null (inference: no positions wanted).
 void max_pool2d_forward(const Pool2dGeom& g, const float* in, float* out, int32_t* idx);
-// Its 2x2, stride-2 case without positions, in the calling thread: in (planes, h, w) -> out
-// (planes, h/2, w/2), the same values. A convolution with pooling fused calls it per image, on
-// planes still in cache.
-void max_pool2x2_serial(int64_t planes, int64_t h, int64_t w, const float* in, float* out);
+// Its 2x2, stride-2 case in the calling thread: in (planes, h, w) -> out and idx (planes, h/2,
+// w/2), idx optional. max_pool2d_forward runs it per chunk of planes; a convolution with pooling
+// fused runs it per image, on planes still in cache.
+void max_pool2x2_serial(int64_t planes, int64_t h, int64_t w, const float* in, float* out,
+                        int32_t* idx = nullptr);
 // gout (planes, oh, ow), idx from the forward -> adds into gin (planes, h, w) (assigns when
 // assign, gin then being uninitialized).
 void max_pool2d_backward(const Pool2dGeom& g, const float* gout, const int32_t* idx, bool assign, float* gin);
