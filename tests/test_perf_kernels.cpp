@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/blas.h"
+#include "core/kernels/conv.h"
 #include "helpers.h"
 
 using namespace wick;
@@ -152,9 +154,10 @@ TEST_CASE("conv2d_affine with pool equals max_pool2d(2) of it, bit for bit, on e
     int64_t c, o, hw, k, stride, pad;
   };
   // direct (few taps, rows >= 24), padded-width (stride 1, 3x3), im2col (stride 2), 1x1 (x as the
-  // column matrix); odd sizes pool with floor.
+  // column matrix), channel-vector (64 output channels, with AVX-512); odd sizes pool with floor.
   for (const Case& c : {Case{"direct", 1, 16, 27, 3, 1, 1}, Case{"padded width", 6, 16, 11, 3, 1, 1},
-                        Case{"im2col", 5, 8, 13, 3, 2, 1}, Case{"1x1", 7, 8, 9, 1, 1, 0}}) {
+                        Case{"im2col", 5, 8, 13, 3, 2, 1}, Case{"1x1", 7, 8, 9, 1, 1, 0},
+                        Case{"by channel", 4, 64, 11, 3, 1, 1}}) {
     for (int64_t batch : {1, 3}) {
       CAPTURE(c.path);
       CAPTURE(batch);
@@ -176,4 +179,47 @@ TEST_CASE("conv2d_affine with pool equals max_pool2d(2) of it, bit for bit, on e
   CHECK_THROWS_WITH_AS(conv2d_affine(randn({1, 2, 1, 5}), randn({3, 2, 1, 1}), Tensor(), {}, {}, true, 1, 0, 1, 1,
                                      Tensor(), true),
                        doctest::Contains("2x2 pooling needs an output of at least 2x2, got 1x5"), Error);
+}
+
+TEST_CASE("the channel-vector convolution adds its bias, the shortcut and the ReLU as conv2d, add, relu") {
+  manual_seed(15);
+  const auto geom = [](int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k, int64_t stride, int64_t pad) {
+    kernels::Conv2dGeom g{};
+    g.n = n, g.c = c, g.h = g.w = hw, g.o = o, g.kh = g.kw = k, g.sh = g.sw = stride, g.ph = g.pw = pad;
+    g.dh = g.dw = g.groups = 1;
+    g.oh = g.ow = (hw + 2 * pad - k) / stride + 1;
+    return g;
+  };
+  CHECK(kernels::by_channel_fits(geom(1, 32, 7, 64, 3, 1, 1)) == (gemm_kernel() == GemmKernel::Avx512));
+  CHECK_FALSE(kernels::by_channel_fits(geom(1, 32, 7, 48, 3, 1, 1)));  // 48 channels: not whole tiles
+  // resnet20's 64-channel convs: stride 1 with a shortcut (one image split in parallel, and a
+  // batch), stride 2, and the 1x1 projection.
+  struct Case {
+    int64_t n, c, hw, k, stride, pad;
+  };
+  for (const Case& c : {Case{1, 64, 7, 3, 1, 1}, Case{3, 64, 7, 3, 1, 1}, Case{2, 32, 14, 3, 2, 1},
+                        Case{2, 32, 14, 1, 2, 0}}) {
+    CAPTURE(c.n);
+    CAPTURE(c.k);
+    CAPTURE(c.stride);
+    Tensor x = randn({c.n, c.c, c.hw, c.hw}), w = randn({64, c.c, c.k, c.k}), b = randn({64});
+    x.data<float>()[7] = std::numeric_limits<float>::quiet_NaN();  // the ReLU keeps a NaN, as relu
+    const int64_t out_hw = (c.hw + 2 * c.pad - c.k) / c.stride + 1;
+    Tensor r = randn({c.n, 64, out_hw, out_hw});
+    Tensor plain = conv2d(x, w, b, c.stride, c.pad);
+    for (bool relu_on : {false, true}) {
+      CAPTURE(relu_on);
+      Tensor want = relu_on ? relu(add(plain, r)) : add(plain, r);
+      Tensor got = conv2d_affine(x, w, b, {}, {}, relu_on, c.stride, c.pad, 1, 1, r);
+      const std::vector<float> g = got.to_vector<float>(), e = want.to_vector<float>();
+      REQUIRE(g.size() == e.size());
+      for (size_t i = 0; i < g.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(std::isnan(g[i]) == std::isnan(e[i]));  // the NaN's windows, and only those
+        if (!std::isnan(e[i])) REQUIRE(std::fabs(g[i] - e[i]) <= 1e-5f * (8.f + std::fabs(e[i])));
+      }
+      test::same_bits_at_1_and_2_threads(
+          [&] { return conv2d_affine(x, w, b, {}, {}, relu_on, c.stride, c.pad, 1, 1, r); });
+    }
+  }
 }

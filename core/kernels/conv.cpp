@@ -1,5 +1,7 @@
 // 2-D convolution as GEMMs over column matrices: stride-1 convs (one group) read them in place
-// from a padded copy of each image (the padded-width form below), others build them with im2col.
+// from a padded copy of each image (the padded-width form below), others build them with im2col;
+// with AVX-512, convs of 64k output channels put the channels across the vector instead
+// (conv_avx512.h) and read any stride in place.
 // Images run in parallel (each image's result is computed the same way whatever the thread
 // count); the weight gradient sums fixed image ranges into per-range partials that are added in
 // range order, so it is deterministic too. Shapes with few taps go to the direct kernels instead
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "core/blas.h"
+#include "core/kernels/conv_avx512.h"
 #include "core/kernels/conv_direct.h"
 #include "core/kernels/pool.h"
 #include "core/parallel.h"
@@ -194,6 +197,43 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
   }
 }
 
+// What the channel-vector form shares across the images of one call: the weights packed (k, o),
+// and each output pixel's offset in an image's (padded) planes, to a whole number of pixel tiles
+// (the tiles past the last pixel read offset 0 and are never stored).
+struct ByChannel {
+  std::vector<float> wt;
+  std::vector<int64_t> off;
+  int64_t k, pixels, tiles;
+  ByChannel(const Conv2dGeom& g, const float* w)
+      : wt(static_cast<size_t>(g.o * g.c * g.kh * g.kw)), k(g.c * g.kh * g.kw), pixels(g.oh * g.ow) {
+    pack_by_channel(g.o, k, w, wt.data());
+    tiles = (pixels + kPixelTile - 1) / kPixelTile;
+    off.assign(static_cast<size_t>(tiles * kPixelTile), 0);
+    const int64_t wp = g.w + 2 * g.pw;
+    for (int64_t y = 0; y < g.oh; ++y)
+      for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
+  }
+};
+
+// out_img (o, oh, ow) = conv(x_img) + b + add_img, then the ReLU, in the channel-vector form: the
+// image is padded when the conv pads (window_rows then reads it, or the image itself), the tiles
+// go to scratch slot 0 pixel-major, and store_by_channel transposes them into out_img. A single
+// image with enough work (split) runs fixed chunks of 2 tiles in parallel.
+void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b, bool relu,
+                        float* out_img, const float* add_img, bool split) {
+  const float* src = g.ph || g.pw ? pad_image(g, x_img) : x_img;
+  const float* const* rows = window_rows(g, src, 0);
+  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * kPixelTile * g.o));
+  if (split && bc.tiles > 2 && g.o * bc.pixels * bc.k >= (int64_t(1) << 19)) {
+    parallel_for(0, bc.tiles, 2, [&](int64_t t0, int64_t t1) {
+      conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), t0 * kPixelTile, t1 * kPixelTile, out_t);
+    });
+  } else {
+    conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), 0, bc.tiles * kPixelTile, out_t);
+  }
+  store_by_channel(g.o, bc.pixels, out_t, b, add_img, relu, out_img);
+}
+
 // dL/dw of one image in the padded-width form: wacc (o, K) = beta * wacc + gout' (o, oh*wp) x
 // rowsᵀ, where gout' is gout_img with wp - ow zero columns after each row (so the grid columns the
 // forward drops add nothing; a non-finite input value there still makes its taps' sums NaN).
@@ -235,6 +275,12 @@ void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* g
 }
 
 }  // namespace
+
+// Measured on Zen 5, one thread, a 64-channel 3x3 conv: 7x7 planes 18-19 us against 26-30 in the
+// padded-width form, 14x14 70 against 95, 28x28 the same (304 and 299).
+bool by_channel_fits(const Conv2dGeom& g) {
+  return g.groups == 1 && g.dh == 1 && g.dw == 1 && g.o % kChannelTile == 0 && gemm_kernel() == GemmKernel::Avx512;
+}
 
 void im2col(const Conv2dGeom& g, const float* in, float* col) {
   if (unit_stride(g)) return im2col_unit_stride(g, in, col);
@@ -303,6 +349,19 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
   auto finish = [&](int64_t n, const float* full) {
     if (pool) max_pool2x2_serial(g.o, g.oh, g.ow, full, out + n * pooled_img);
   };
+  if (by_channel_fits(g)) {
+    const ByChannel bc(g, w);
+    auto image = [&](int64_t n, bool split) {
+      float* o = target(n);
+      forward_by_channel(g, bc, x + n * in_img, b, relu, o, add ? add + n * out_img : nullptr, split);
+      finish(n, o);
+    };
+    if (g.n == 1) return image(0, true);
+    parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) image(n, false);
+    });
+    return;
+  }
   if (padded_width_fits(g)) {
     auto image = [&](int64_t n, bool split) {
       float* o = target(n);

@@ -29,6 +29,11 @@ void im2col(const Conv2dGeom& g, const float* in, float* col);
 // The adjoint of im2col for one image: adds col (c*kh*kw, oh*ow) into in (c, h, w).
 void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 
+// True for the shapes conv2d_forward runs with the output channels across the vector
+// (conv_avx512.h): one group, unit dilation, o a multiple of 64, and the AVX-512 GEMM kernel in
+// use (core/blas.h); any stride and padding, no column matrix.
+bool by_channel_fits(const Conv2dGeom& g);
+
 // x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null, add (n, o, oh, ow) or null -> out
 // (n, o, oh, ow) = conv + b + add (assigned), then max(out, 0) when relu (NaN kept, as wick::relu).
 // With pool, that is then max-pooled 2x2 with stride 2 (as max_pool2d_forward) image by image

@@ -8,20 +8,13 @@
 #include <vector>
 
 #if defined(__AVX512F__) && defined(__AVX512VL__)
-// GCC 12's own shuffles and unpacks start from _mm512_undefined_*, which it then reports as used
-// uninitialized once inlined (GCC bug 105593, fixed in later releases): silenced for its header only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "core/kernels/avx512_common.h"
 
 namespace wick::kernels {
 namespace {
+
+using avx512::first;
+using avx512::transpose16;
 
 constexpr int kMR = 8;             // rows of the register tile
 constexpr int kNV = 3;             // zmm vectors across one tile row
@@ -43,34 +36,6 @@ const float** row_buffer(size_t n) {
   if (rows.size() < n) rows.resize(n);
   return rows.data();
 }
-
-// Transposes the 16 x 16 block r[0..16) in place (r[i][j] <-> r[j][i]): pairs of rows are
-// interleaved by floats, then by float pairs, then 128-bit lanes are gathered across four rows.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: r0[0] r1[0] r0[1] r1[1]
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per lane: r0[2] r1[2] r0[3] r1[3]
-  }
-  for (int g = 0; g < 4; ++g) {  // u[4g + e], lane L: element 4L + e of rows 4g .. 4g + 3
-    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int e = 0; e < 4; ++e) {  // row 4L + e takes lane L of u[e], u[4 + e], u[8 + e], u[12 + e]
-    const __m512 v = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
-    const __m512 x = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), y = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
-    r[e] = _mm512_shuffle_f32x4(v, x, 0x88);
-    r[4 + e] = _mm512_shuffle_f32x4(w, y, 0x88);
-    r[8 + e] = _mm512_shuffle_f32x4(v, x, 0xDD);
-    r[12 + e] = _mm512_shuffle_f32x4(w, y, 0xDD);
-  }
-}
-
-__mmask16 first(int64_t count) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1); }
 
 // dst row q (stride dst_ld, q < kc) gets element p0 + q of src rows 0 .. rows-1 (rows <= 16) in
 // its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are written.

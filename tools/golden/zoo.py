@@ -11,6 +11,10 @@
 # The references are computed in float64 from the float32 weights and inputs, then stored as
 # float32, so wick's float32 results are compared with the exact values, not with PyTorch's own
 # float32 rounding. tests/data/zoo.json lists the cases.
+# Inputs are drawn again (up to 200 times) while a max-pooling window in the float64 training
+# steps has its two largest values closer than TIE_MARGIN (relative): there, which one is the
+# maximum hinges on float32 rounding, and the gradient goes to either, so no float32
+# implementation could be held to the reference (wick's vgg8 met one at a gap of 1.5e-6).
 # Run: /usr/bin/python3 tools/golden/zoo.py   (zoo.py from /work/shared/reference, or $WICK_ZOO_DIR)
 import copy
 import json
@@ -26,6 +30,7 @@ sys.path.insert(0, os.environ.get("WICK_ZOO_DIR", "/work/shared/reference"))
 import zoo  # noqa: E402
 
 LR, MOMENTUM, WEIGHT_DECAY, BATCH, STEPS, SAMPLES = 0.05, 0.9, 5e-4, 8, 3, 64
+TIE_MARGIN = 1e-5
 
 # name, model, norm (None: the model's default), channels, classes, height, width. Image sizes are
 # small where the parameter count does not depend on them (convolutional trunks with global pooling).
@@ -82,6 +87,29 @@ def record(io, init, ref, f32):
     return noise
 
 
+def closest_pool_call(model):
+    """Hooks every MaxPool2d (the zoo's are 2x2, stride 2) to keep, in the returned list's one
+    entry, the smallest gap between a window's two largest values relative to the largest, over
+    windows where they differ (an exact tie is decided the same way in every precision)."""
+    closest = [float("inf")]
+
+    def hook(module, inputs, output):
+        assert module.kernel_size in (2, (2, 2)) and module.stride in (2, (2, 2)) and module.padding in (0, (0, 0))
+        x = inputs[0].detach()
+        windows = nn.functional.unfold(x, 2, stride=2).reshape(x.shape[0], x.shape[1], 4, -1)
+        top = windows.sort(dim=2, descending=True).values
+        gap = top[:, :, 0] - top[:, :, 1]
+        rel = gap / top[:, :, 0].abs().clamp_min(1e-30)
+        rel = rel[gap > 0]
+        if rel.numel():
+            closest[0] = min(closest[0], rel.min().item())
+
+    for m in model.modules():
+        if isinstance(m, nn.MaxPool2d):
+            m.register_forward_hook(hook)
+    return closest
+
+
 def eval_logits(model, probe):
     model.eval()
     with torch.no_grad():
@@ -97,23 +125,29 @@ def main():
         model = zoo.make(name, c, classes, h, w, norm)
         randomize_running_stats(model)
         save_safetensors(model.state_dict(), os.path.join(out_dir, case + ".safetensors"))
-        probe = torch.randn(3, c, h, w)
-        xs = [torch.randn(BATCH, c, h, w) for _ in range(STEPS)]
-        ys = [torch.randint(0, classes, (BATCH,)) for _ in range(STEPS)]
-        io = {"probe": probe, **{f"x{i}": x for i, x in enumerate(xs)}, **{f"y{i}": y for i, y in enumerate(ys)}}
         parameters = sum(p.numel() for p in model.parameters())
         keys = ",".join(model.state_dict().keys())
-
         init = {k: v.clone() for k, v in model.state_dict().items()}
-        f32, ref = copy.deepcopy(model), model.double()
-        io["logits_before"] = eval_logits(ref, probe).float()
-        opts = [torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY) for m in (ref, f32)]
-        for x, y in zip(xs, ys):
-            for m, opt in zip((ref, f32), opts):
-                m.train()
-                opt.zero_grad()
-                nn.functional.cross_entropy(m(x.to(next(m.parameters()).dtype)), y).backward()
-                opt.step()
+
+        for attempt in range(200):
+            probe = torch.randn(3, c, h, w)
+            xs = [torch.randn(BATCH, c, h, w) for _ in range(STEPS)]
+            ys = [torch.randint(0, classes, (BATCH,)) for _ in range(STEPS)]
+            io = {"probe": probe, **{f"x{i}": x for i, x in enumerate(xs)}, **{f"y{i}": y for i, y in enumerate(ys)}}
+            f32, ref = copy.deepcopy(model), copy.deepcopy(model).double()
+            io["logits_before"] = eval_logits(ref, probe).float()
+            closest = closest_pool_call(ref)
+            opts = [torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY) for m in (ref, f32)]
+            for x, y in zip(xs, ys):
+                for m, opt in zip((ref, f32), opts):
+                    m.train()
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(m(x.to(next(m.parameters()).dtype)), y).backward()
+                    opt.step()
+            if closest[0] >= TIE_MARGIN:
+                break
+        else:
+            sys.exit(f"{case}: every draw of inputs puts two values of a pooling window within {TIE_MARGIN}")
         noise = record(io, init, ref, f32)
         io["logits_after"] = eval_logits(ref, probe).float()
         exact = io["logits_after"].double()

@@ -1,0 +1,98 @@
+// The channel-vector convolution kernels of conv_avx512.h. Compiled with -mavx512f -mavx512vl
+// (CMakeLists.txt); conv.cpp calls them only when the AVX-512 kernel is in use.
+#include "core/kernels/conv_avx512.h"
+
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+#include "core/kernels/avx512_common.h"
+
+namespace wick::kernels {
+namespace {
+
+constexpr int kNV = static_cast<int>(kChannelTile / 16);  // vectors of channels per tile
+constexpr int kNP = static_cast<int>(kPixelTile);
+
+// out_t rows j0 .. j0+5, channels c0 .. c0+63: 6 x 4 accumulators, each depth step 4 weight
+// vectors and 6 pixel broadcasts (24 FMAs for 10 loads).
+void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* rows, const int64_t* off,
+          float* out_t) {
+  __m512 acc[kNP][kNV];
+#pragma GCC unroll 6
+  for (int j = 0; j < kNP; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[j][v] = _mm512_setzero_ps();
+  int64_t at[kNP];
+  for (int j = 0; j < kNP; ++j) at[j] = off[j];
+  for (int64_t p = 0; p < k; ++p, wt += o) {
+    const float* r = rows[p];
+    __m512 w[kNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) w[v] = _mm512_loadu_ps(wt + 16 * v);
+#pragma GCC unroll 6
+    for (int j = 0; j < kNP; ++j) {
+      const __m512 x = _mm512_set1_ps(r[at[j]]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) acc[j][v] = _mm512_fmadd_ps(x, w[v], acc[j][v]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int j = 0; j < kNP; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
+}
+
+}  // namespace
+
+void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt) {
+  __m512 r[16];
+  for (int64_t i = 0; i < o; i += 16)
+    for (int64_t p = 0; p < k; p += 16) {
+      const __mmask16 cols = avx512::first(k - p);
+      for (int64_t q = 0; q < 16; ++q)
+        r[q] = i + q < o ? _mm512_maskz_loadu_ps(cols, w + (i + q) * k + p) : _mm512_setzero_ps();
+      avx512::transpose16(r);
+      const __mmask16 chans = avx512::first(o - i);
+      for (int64_t q = 0; q < std::min<int64_t>(16, k - p); ++q) _mm512_mask_storeu_ps(wt + (p + q) * o + i, chans, r[q]);
+    }
+}
+
+void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
+                     int64_t j1, float* out_t) {
+  for (int64_t c0 = 0; c0 < o; c0 += kChannelTile)
+    for (int64_t j = j0; j < j1; j += kPixelTile) tile(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+}
+
+void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* bias, const float* add, bool relu,
+                      float* out) {
+  __m512 r[16];
+  for (int64_t j = 0; j < npix; j += 16) {
+    const __mmask16 pixels = avx512::first(npix - j);
+    for (int64_t c = 0; c < o; c += 16) {
+      for (int64_t q = 0; q < 16; ++q)
+        r[q] = j + q < npix ? _mm512_loadu_ps(out_t + (j + q) * o + c) : _mm512_setzero_ps();
+      avx512::transpose16(r);  // r[q]: channel c + q at pixels j .. j+15
+      for (int64_t q = 0; q < 16; ++q) {
+        float* dst = out + (c + q) * npix + j;
+        __m512 s = r[q];
+        if (add || bias) {
+          __m512 init = add ? _mm512_maskz_loadu_ps(pixels, add + (c + q) * npix + j) : _mm512_setzero_ps();
+          if (bias) init = add ? _mm512_add_ps(init, _mm512_set1_ps(bias[c + q])) : _mm512_set1_ps(bias[c + q]);
+          s = _mm512_add_ps(s, init);
+        }
+        if (relu) s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_NLE_UQ), s);
+        _mm512_mask_storeu_ps(dst, pixels, s);
+      }
+    }
+  }
+}
+
+}  // namespace wick::kernels
+
+#else  // not an x86-64 compiler that takes -mavx512f: conv.cpp never calls these
+
+namespace wick::kernels {
+void pack_by_channel(int64_t, int64_t, const float*, float*) {}
+void conv_by_channel(int64_t, int64_t, const float*, const float* const*, const int64_t*, int64_t, int64_t, float*) {}
+void store_by_channel(int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
+}  // namespace wick::kernels
+
+#endif

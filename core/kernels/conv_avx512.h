@@ -1,0 +1,29 @@
+// Convolutions with the output channels across the vector, for CPUs with AVX-512 (conv.cpp runs
+// them where the kernel is in use and the channels fill whole tiles). A register tile is 6 output
+// pixels x 64 channels: planes of any size waste no lanes (a 7x7 plane, 49 pixels, is 9 tiles,
+// where a tile of 16 pixels per vector would compute 63 grid columns in 4 vectors), and since a
+// pixel is a broadcast from wherever its window starts, any stride reads the input in place.
+#pragma once
+#include <cstdint>
+
+namespace wick::kernels {
+
+inline constexpr int64_t kChannelTile = 64;  // output channels per register tile
+inline constexpr int64_t kPixelTile = 6;     // output pixels per register tile
+
+// wt (k, o) = w (o, k) transposed: each depth step's o weights contiguous.
+void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
+
+// Rows [j0, j1) of out_t (pixel-major: o floats per pixel), j1 - j0 a multiple of kPixelTile:
+// out_t[j][i] = Σ_p wt[p][i] * rows[p][off[j]], summed over p = 0 .. k-1 in order. o is a
+// multiple of kChannelTile; off has an entry for every j < j1.
+void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
+                     int64_t j1, float* out_t);
+
+// out (o, npix) = out_tᵀ + (add + bias), then max(., 0) when relu (NaN kept, as wick::relu);
+// bias (o) and add (o, npix) may be null (0). Blocks of 16 pixels x 16 channels are transposed in
+// registers. o is a multiple of 16.
+void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* bias, const float* add, bool relu,
+                      float* out);
+
+}  // namespace wick::kernels
