@@ -191,21 +191,24 @@ TEST_CASE("the channel-vector convolution adds its bias, the shortcut and the Re
     return g;
   };
   CHECK(kernels::by_channel_fits(geom(1, 32, 7, 64, 3, 1, 1)) == (gemm_kernel() == GemmKernel::Avx512));
+  CHECK(kernels::by_channel_fits(geom(1, 16, 14, 32, 3, 1, 1)) == (gemm_kernel() == GemmKernel::Avx512));
   CHECK_FALSE(kernels::by_channel_fits(geom(1, 32, 7, 48, 3, 1, 1)));  // 48 channels: not whole tiles
-  // resnet20's 64-channel convs: stride 1 with a shortcut (one image split in parallel, and a
-  // batch), stride 2, and the 1x1 projection.
+  // resnet20's 64- and 32-channel convs (6 x 64 and 12 x 32 tiles): stride 1 with a shortcut (one
+  // image split in parallel, and a batch), stride 2, and the 1x1 projection.
   struct Case {
-    int64_t n, c, hw, k, stride, pad;
+    int64_t n, c, hw, o, k, stride, pad;
   };
-  for (const Case& c : {Case{1, 64, 7, 3, 1, 1}, Case{3, 64, 7, 3, 1, 1}, Case{2, 32, 14, 3, 2, 1},
-                        Case{2, 32, 14, 1, 2, 0}}) {
+  for (const Case& c : {Case{1, 64, 7, 64, 3, 1, 1}, Case{3, 64, 7, 64, 3, 1, 1}, Case{2, 32, 14, 64, 3, 2, 1},
+                        Case{2, 32, 14, 64, 1, 2, 0}, Case{1, 32, 14, 32, 3, 1, 1}, Case{3, 16, 28, 32, 3, 2, 1},
+                        Case{2, 16, 28, 32, 1, 2, 0}}) {
     CAPTURE(c.n);
+    CAPTURE(c.o);
     CAPTURE(c.k);
     CAPTURE(c.stride);
-    Tensor x = randn({c.n, c.c, c.hw, c.hw}), w = randn({64, c.c, c.k, c.k}), b = randn({64});
+    Tensor x = randn({c.n, c.c, c.hw, c.hw}), w = randn({c.o, c.c, c.k, c.k}), b = randn({c.o});
     x.data<float>()[7] = std::numeric_limits<float>::quiet_NaN();  // the ReLU keeps a NaN, as relu
     const int64_t out_hw = (c.hw + 2 * c.pad - c.k) / c.stride + 1;
-    Tensor r = randn({c.n, 64, out_hw, out_hw});
+    Tensor r = randn({c.n, c.o, out_hw, out_hw});
     Tensor plain = conv2d(x, w, b, c.stride, c.pad);
     for (bool relu_on : {false, true}) {
       CAPTURE(relu_on);

@@ -1,6 +1,6 @@
 // 2-D convolution as GEMMs over column matrices: stride-1 convs (one group) read them in place
 // from a padded copy of each image (the padded-width form below), others build them with im2col;
-// with AVX-512, convs of 64k output channels put the channels across the vector instead
+// with AVX-512, convs of 32k output channels put the channels across the vector instead
 // (conv_avx512.h) and read any stride in place.
 // Images run in parallel (each image's result is computed the same way whatever the thread
 // count); the weight gradient sums fixed image ranges into per-range partials that are added in
@@ -203,12 +203,13 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
 struct ByChannel {
   std::vector<float> wt;
   std::vector<int64_t> off;
-  int64_t k, pixels, tiles;
+  int64_t k, pixels, tile, tiles;
   ByChannel(const Conv2dGeom& g, const float* w)
       : wt(static_cast<size_t>(g.o * g.c * g.kh * g.kw)), k(g.c * g.kh * g.kw), pixels(g.oh * g.ow) {
     pack_by_channel(g.o, k, w, wt.data());
-    tiles = (pixels + kPixelTile - 1) / kPixelTile;
-    off.assign(static_cast<size_t>(tiles * kPixelTile), 0);
+    tile = pixel_tile(g.o);
+    tiles = (pixels + tile - 1) / tile;
+    off.assign(static_cast<size_t>(tiles * tile), 0);
     const int64_t wp = g.w + 2 * g.pw;
     for (int64_t y = 0; y < g.oh; ++y)
       for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
@@ -223,13 +224,13 @@ void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x
                         float* out_img, const float* add_img, bool split) {
   const float* src = g.ph || g.pw ? pad_image(g, x_img) : x_img;
   const float* const* rows = window_rows(g, src, 0);
-  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * kPixelTile * g.o));
+  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * bc.tile * g.o));
   if (split && bc.tiles > 2 && g.o * bc.pixels * bc.k >= (int64_t(1) << 19)) {
     parallel_for(0, bc.tiles, 2, [&](int64_t t0, int64_t t1) {
-      conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), t0 * kPixelTile, t1 * kPixelTile, out_t);
+      conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), t0 * bc.tile, t1 * bc.tile, out_t);
     });
   } else {
-    conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), 0, bc.tiles * kPixelTile, out_t);
+    conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), 0, bc.tiles * bc.tile, out_t);
   }
   store_by_channel(g.o, bc.pixels, out_t, b, add_img, relu, out_img);
 }
@@ -277,9 +278,11 @@ void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* g
 }  // namespace
 
 // Measured on Zen 5, one thread, a 64-channel 3x3 conv: 7x7 planes 18-19 us against 26-30 in the
-// padded-width form, 14x14 70 against 95, 28x28 the same (304 and 299).
+// padded-width form, 14x14 70 against 95, 28x28 the same (304 and 299); 32 channels, 256 images
+// on 2 threads: stride 1 at 14x14 the same, stride 2 1.75x faster, a 1x1 with stride 2 1.25x. 16
+// channels (one vector) would be load-bound: 87 us against 19 at 28x28.
 bool by_channel_fits(const Conv2dGeom& g) {
-  return g.groups == 1 && g.dh == 1 && g.dw == 1 && g.o % kChannelTile == 0 && gemm_kernel() == GemmKernel::Avx512;
+  return g.groups == 1 && g.dh == 1 && g.dw == 1 && g.o % 32 == 0 && gemm_kernel() == GemmKernel::Avx512;
 }
 
 void im2col(const Conv2dGeom& g, const float* in, float* col) {

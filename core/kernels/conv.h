@@ -30,7 +30,7 @@ void im2col(const Conv2dGeom& g, const float* in, float* col);
 void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 
 // True for the shapes conv2d_forward runs with the output channels across the vector
-// (conv_avx512.h): one group, unit dilation, o a multiple of 64, and the AVX-512 GEMM kernel in
+// (conv_avx512.h): one group, unit dilation, o a multiple of 32, and the AVX-512 GEMM kernel in
 // use (core/blas.h); any stride and padding, no column matrix.
 bool by_channel_fits(const Conv2dGeom& g);
 

@@ -8,36 +8,35 @@
 namespace wick::kernels {
 namespace {
 
-constexpr int kNV = static_cast<int>(kChannelTile / 16);  // vectors of channels per tile
-constexpr int kNP = static_cast<int>(kPixelTile);
-
-// out_t rows j0 .. j0+5, channels c0 .. c0+63: 6 x 4 accumulators, each depth step 4 weight
-// vectors and 6 pixel broadcasts (24 FMAs for 10 loads).
+// out_t rows j0 .. j0+NP-1, channels c0 .. c0+16*NV-1, NP x NV = 24 accumulators: each depth step
+// loads NV weight vectors and broadcasts NP pixels (24 FMAs for 10 or 14 loads).
+template <int NV>
 void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* rows, const int64_t* off,
           float* out_t) {
-  __m512 acc[kNP][kNV];
-#pragma GCC unroll 6
-  for (int j = 0; j < kNP; ++j)
+  constexpr int NP = 24 / NV;
+  __m512 acc[NP][NV];
+#pragma GCC unroll 12
+  for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) acc[j][v] = _mm512_setzero_ps();
-  int64_t at[kNP];
-  for (int j = 0; j < kNP; ++j) at[j] = off[j];
+    for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_setzero_ps();
+  int64_t at[NP];
+  for (int j = 0; j < NP; ++j) at[j] = off[j];
   for (int64_t p = 0; p < k; ++p, wt += o) {
     const float* r = rows[p];
-    __m512 w[kNV];
+    __m512 w[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) w[v] = _mm512_loadu_ps(wt + 16 * v);
-#pragma GCC unroll 6
-    for (int j = 0; j < kNP; ++j) {
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(wt + 16 * v);
+#pragma GCC unroll 12
+    for (int j = 0; j < NP; ++j) {
       const __m512 x = _mm512_set1_ps(r[at[j]]);
 #pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v) acc[j][v] = _mm512_fmadd_ps(x, w[v], acc[j][v]);
+      for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_fmadd_ps(x, w[v], acc[j][v]);
     }
   }
-#pragma GCC unroll 6
-  for (int j = 0; j < kNP; ++j)
+#pragma GCC unroll 12
+  for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
 }
 
 }  // namespace
@@ -57,8 +56,12 @@ void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt) {
 
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t) {
-  for (int64_t c0 = 0; c0 < o; c0 += kChannelTile)
-    for (int64_t j = j0; j < j1; j += kPixelTile) tile(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+  const int64_t ct = channel_tile(o), pt = pixel_tile(o);
+  for (int64_t c0 = 0; c0 < o; c0 += ct)
+    for (int64_t j = j0; j < j1; j += pt) {
+      if (ct == 64) tile<4>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+      else tile<2>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+    }
 }
 
 void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* bias, const float* add, bool relu,

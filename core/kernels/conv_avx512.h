@@ -1,6 +1,6 @@
 // Convolutions with the output channels across the vector, for CPUs with AVX-512 (conv.cpp runs
 // them where the kernel is in use and the channels fill whole tiles). A register tile is 6 output
-// pixels x 64 channels: planes of any size waste no lanes (a 7x7 plane, 49 pixels, is 9 tiles,
+// pixels x 64 channels (or 12 x 32): planes of any size waste no lanes (a 7x7 plane, 49 pixels, is 9 tiles,
 // where a tile of 16 pixels per vector would compute 63 grid columns in 4 vectors), and since a
 // pixel is a broadcast from wherever its window starts, any stride reads the input in place.
 #pragma once
@@ -8,15 +8,17 @@
 
 namespace wick::kernels {
 
-inline constexpr int64_t kChannelTile = 64;  // output channels per register tile
-inline constexpr int64_t kPixelTile = 6;     // output pixels per register tile
+// A register tile holds 24 vectors: 64 channels x 6 pixels when o is a multiple of 64, else 32
+// channels x 12 pixels (o a multiple of 32).
+inline int64_t channel_tile(int64_t o) { return o % 64 == 0 ? 64 : 32; }
+inline int64_t pixel_tile(int64_t o) { return o % 64 == 0 ? 6 : 12; }
 
 // wt (k, o) = w (o, k) transposed: each depth step's o weights contiguous.
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 
-// Rows [j0, j1) of out_t (pixel-major: o floats per pixel), j1 - j0 a multiple of kPixelTile:
+// Rows [j0, j1) of out_t (pixel-major: o floats per pixel), j1 - j0 a multiple of pixel_tile(o):
 // out_t[j][i] = Σ_p wt[p][i] * rows[p][off[j]], summed over p = 0 .. k-1 in order. o is a
-// multiple of kChannelTile; off has an entry for every j < j1.
+// multiple of 32; off has an entry for every j < j1.
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t);
 
