@@ -179,10 +179,8 @@ void check_close(const Tensor& got, const std::vector<double>& want, const char*
 TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, the same at 1 and 2 threads") {
   // Covers the padded-width form (stride 1, one group; with OpenBLAS the copy of its row pointers
   // into one matrix) and the im2col path (stride 2, groups).
-  // The first eight run the padded-width form (odd sizes, one image whose grid is split in
-  // parallel blocks of columns, or of 16 output channels when it is narrow (7x7, 40 channels: a
-  // short last block), twenty images, 5x5; with AVX-512 the third is a 32-channel conv and takes
-  // the channel-vector form), the next two im2col.
+  // The first eight run the padded-width form (odd sizes, one image, twenty images, 5x5; with
+  // AVX-512 the third is a 32-channel conv and takes the channel-vector form), the next two im2col.
   const std::vector<ConvCase> cases = {
       {2, 8, 9, 11, 12, 3, 3, 1, 1, 1}, {3, 16, 7, 7, 8, 3, 3, 1, 0, 1}, {1, 16, 14, 14, 32, 3, 3, 1, 1, 1},
       {20, 8, 5, 6, 8, 3, 3, 1, 1, 1},  {2, 5, 9, 11, 12, 3, 3, 1, 1, 1}, {1, 3, 10, 9, 8, 5, 5, 1, 2, 1},
@@ -194,7 +192,11 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       // small planes, 32 channels with stride 2 and with 96 (three 32-channel tiles).
       {1, 32, 7, 7, 64, 3, 3, 1, 1, 1}, {3, 16, 14, 14, 64, 3, 3, 2, 1, 1}, {2, 8, 9, 11, 128, 1, 1, 2, 0, 1},
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
-      {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1}};
+      {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
+      // One image with enough work (>= 2^24 multiply-adds) to be cut in parallel blocks: a 7x7
+      // grid of 40 channels (padded-width, blocks of 16 channels, a short last one), and 64
+      // channels at 28x28 (channel-vector, chunks of pixel tiles).
+      {1, 1024, 7, 7, 40, 3, 3, 1, 1, 1}, {1, 64, 28, 28, 64, 3, 3, 1, 1, 1}};
   const GemmKernel before = gemm_kernel();
   std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
   if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);

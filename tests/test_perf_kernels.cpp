@@ -194,13 +194,14 @@ TEST_CASE("the channel-vector convolution adds its bias, the shortcut and the Re
   CHECK(kernels::by_channel_fits(geom(1, 16, 14, 32, 3, 1, 1)) == (gemm_kernel() == GemmKernel::Avx512));
   CHECK_FALSE(kernels::by_channel_fits(geom(1, 32, 7, 48, 3, 1, 1)));  // 48 channels: not whole tiles
   // resnet20's 64- and 32-channel convs (6 x 64 and 12 x 32 tiles): stride 1 with a shortcut (one
-  // image split in parallel, and a batch), stride 2, and the 1x1 projection.
+  // image, a batch, and one image large enough to be split in parallel), stride 2, and the 1x1
+  // projection.
   struct Case {
     int64_t n, c, hw, o, k, stride, pad;
   };
   for (const Case& c : {Case{1, 64, 7, 64, 3, 1, 1}, Case{3, 64, 7, 64, 3, 1, 1}, Case{2, 32, 14, 64, 3, 2, 1},
                         Case{2, 32, 14, 64, 1, 2, 0}, Case{1, 32, 14, 32, 3, 1, 1}, Case{3, 16, 28, 32, 3, 2, 1},
-                        Case{2, 16, 28, 32, 1, 2, 0}}) {
+                        Case{2, 16, 28, 32, 1, 2, 0}, Case{1, 64, 28, 64, 3, 1, 1}}) {
     CAPTURE(c.n);
     CAPTURE(c.o);
     CAPTURE(c.k);
