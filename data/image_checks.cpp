@@ -175,9 +175,10 @@ std::string jpeg_error(const std::vector<uint8_t>& b) {
   return {};
 }
 
-// stb_image reads uncompressed BMPs (BI_RGB, BI_BITFIELDS) only: rows of ceil(width * bits per
-// pixel / 32) 4-byte words, all of which must be in the file. An OS/2 header (12 bytes) has 16-bit
-// sizes, the others 32-bit signed ones (a negative height: rows stored top-down).
+// stb_image refuses RLE BMPs (compression 1, 2) and reads every other one as uncompressed (2.27
+// does not check the compression field further): rows of ceil(width * bits per pixel / 32) 4-byte
+// words, all of which must be in the file. An OS/2 header (12 bytes) has 16-bit sizes, the others
+// 32-bit signed ones (a negative height: rows stored top-down).
 std::string bmp_error(const std::vector<uint8_t>& b) {
   if (b.size() < 30) return {};  // stb reports a short header itself
   const uint32_t header = le32(&b[14]);
@@ -192,7 +193,7 @@ std::string bmp_error(const std::vector<uint8_t>& b) {
     bits = b[28] | b[29] << 8;
     if (b.size() >= 34) compression = le32(&b[30]);
   }
-  if (compression != 0 && compression != 3) return {};  // stb refuses the others
+  if (compression == 1 || compression == 2) return {};  // stb refuses RLE itself
   const double row = std::ceil(width * bits / 32) * 4;
   if (row * height > static_cast<double>(b.size()))
     return cannot_hold(b.size(), width, height, std::to_string(static_cast<int>(bits)) + " bits per pixel, uncompressed");

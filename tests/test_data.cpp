@@ -451,6 +451,11 @@ TEST_CASE("data: load_image gives one file exactly as ImageFolder's item, and na
   write_file(dir / "wide.bmp", bmp);
   CHECK_ERROR(data::load_image((dir / "wide.bmp"), data::LoadImageOptions(4, 4)), "wide.bmp",
               "cannot hold the 5000x5000 image its header declares (24 bits per pixel, uncompressed)");
+  // An unknown compression code is read as uncompressed by stb, so it is held to the same rule.
+  std::copy_n(Bytes{0xB4, 0x96, 0x80, 0xB4}.begin(), 4, bmp.begin() + 30);
+  write_file(dir / "odd.bmp", bmp);
+  CHECK_ERROR(data::load_image((dir / "odd.bmp"), data::LoadImageOptions(4, 4)), "odd.bmp",
+              "cannot hold the 5000x5000 image its header declares (24 bits per pixel, uncompressed)");
   CHECK_ERROR(data::load_image((dir / "bomb.png"), data::LoadImageOptions(4, 4)), "bomb.png",
               "PNG image data inflates to more than 65576 bytes, where its header's image needs 20");
 

@@ -39,8 +39,9 @@ void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off
 constexpr int64_t kSplitImageWork = int64_t(1) << 24;
 
 // Scratch memory for one thread, reused across calls (slot 0: col, or the padded-width form's
-// output grid or padded gout; slot 1: d col; slot 2: a padded plane inside im2col / col2im_add,
-// or the padded-width form's padded image; slot 3: one image's output before pooling). A call
+// output grid or padded gout, or the channel-vector form's pixel-major tiles; slot 1: d col; slot
+// 2: a padded plane inside im2col / col2im_add, or the padded image of the padded-width and
+// channel-vector forms; slot 3: one image's output before pooling). A call
 // that takes a slot may grow it, so a pointer into it taken before is not used after. Held either
 // inside chunks that run no nested parallel work, or (one image) around parallel GEMMs whose
 // blocks use none, so a thread never holds one twice.
