@@ -1,5 +1,5 @@
 // What the files compiled for AVX-512 (gemm_avx512.cpp, conv_avx512.cpp) share: the intrinsics,
-// a mask of the first lanes and a 16 x 16 transpose in registers. Include only inside
+// a mask of the first lanes, a 16 x 16 transpose in registers and the packing built on it. Include only inside
 // `#if defined(__AVX512F__) && defined(__AVX512VL__)`.
 #pragma once
 #include <algorithm>
@@ -47,6 +47,24 @@ inline void transpose16(__m512 r[16]) {
     r[4 + e] = _mm512_shuffle_f32x4(w, y, 0x88);
     r[8 + e] = _mm512_shuffle_f32x4(v, x, 0xDD);
     r[12 + e] = _mm512_shuffle_f32x4(w, y, 0xDD);
+  }
+}
+
+// dst row q (stride dst_ld, q < kc) gets element p0 + q of src rows 0 .. rows-1 (rows <= 16) in
+// its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are written.
+// 16 x 16 blocks go through registers.
+inline void pack_transposed(const float* const* src, int64_t p0, int64_t rows, int64_t kc, float* dst, int64_t dst_ld,
+                     int width) {
+  __m512 r[16];
+  for (int64_t p = 0; p < kc; p += 16) {
+    const __mmask16 cols = first(kc - p);
+    for (int64_t i = 0; i < 16; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(cols, src[i] + p0 + p) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int64_t q = 0; q < std::min<int64_t>(16, kc - p); ++q) {
+      if (width == 16) _mm512_storeu_ps(dst + (p + q) * dst_ld, r[q]);
+      else _mm256_storeu_ps(dst + (p + q) * dst_ld, _mm512_castps512_ps256(r[q]));
+    }
   }
 }
 

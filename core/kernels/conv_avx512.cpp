@@ -42,16 +42,11 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
 }  // namespace
 
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt) {
-  __m512 r[16];
-  for (int64_t i = 0; i < o; i += 16)
-    for (int64_t p = 0; p < k; p += 16) {
-      const __mmask16 cols = avx512::first(k - p);
-      for (int64_t q = 0; q < 16; ++q)
-        r[q] = i + q < o ? _mm512_maskz_loadu_ps(cols, w + (i + q) * k + p) : _mm512_setzero_ps();
-      avx512::transpose16(r);
-      const __mmask16 chans = avx512::first(o - i);
-      for (int64_t q = 0; q < std::min<int64_t>(16, k - p); ++q) _mm512_mask_storeu_ps(wt + (p + q) * o + i, chans, r[q]);
-    }
+  const float* rows[16] = {};
+  for (int64_t i = 0; i < o; i += 16) {  // 16 channels: their rows of w become 16-float columns of wt
+    for (int64_t q = 0; q < 16 && i + q < o; ++q) rows[q] = w + (i + q) * k;
+    avx512::pack_transposed(rows, 0, std::min<int64_t>(16, o - i), k, wt + i, o, 16);
+  }
 }
 
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,

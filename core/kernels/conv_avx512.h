@@ -13,7 +13,7 @@ namespace wick::kernels {
 inline int64_t channel_tile(int64_t o) { return o % 64 == 0 ? 64 : 32; }
 inline int64_t pixel_tile(int64_t o) { return o % 64 == 0 ? 6 : 12; }
 
-// wt (k, o) = w (o, k) transposed: each depth step's o weights contiguous.
+// wt (k, o) = w (o, k) transposed (o a multiple of 16): each depth step's o weights contiguous.
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 
 // Rows [j0, j1) of out_t (pixel-major: o floats per pixel), j1 - j0 a multiple of pixel_tile(o):

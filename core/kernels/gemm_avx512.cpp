@@ -14,7 +14,7 @@ namespace wick::kernels {
 namespace {
 
 using avx512::first;
-using avx512::transpose16;
+using avx512::pack_transposed;
 
 constexpr int kMR = 8;             // rows of the register tile
 constexpr int kNV = 3;             // zmm vectors across one tile row
@@ -35,24 +35,6 @@ const float** row_buffer(size_t n) {
   thread_local std::vector<const float*> rows;
   if (rows.size() < n) rows.resize(n);
   return rows.data();
-}
-
-// dst row q (stride dst_ld, q < kc) gets element p0 + q of src rows 0 .. rows-1 (rows <= 16) in
-// its first 16 floats (0 past rows); only `width` (8 or 16) floats of each dst row are written.
-// 16 x 16 blocks go through registers.
-void pack_transposed(const float* const* src, int64_t p0, int64_t rows, int64_t kc, float* dst, int64_t dst_ld,
-                     int width) {
-  __m512 r[16];
-  for (int64_t p = 0; p < kc; p += 16) {
-    const __mmask16 cols = first(kc - p);
-    for (int64_t i = 0; i < 16; ++i)
-      r[i] = i < rows ? _mm512_maskz_loadu_ps(cols, src[i] + p0 + p) : _mm512_setzero_ps();
-    transpose16(r);
-    for (int64_t q = 0; q < std::min<int64_t>(16, kc - p); ++q) {
-      if (width == 16) _mm512_storeu_ps(dst + (p + q) * dst_ld, r[q]);
-      else _mm256_storeu_ps(dst + (p + q) * dst_ld, _mm512_castps512_ps256(r[q]));
-    }
-  }
 }
 
 // ap (kc, kMR) = rows i0.. i0+mr of op(A), columns p0.. p0+kc; rows past mr are 0.
