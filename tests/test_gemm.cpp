@@ -194,8 +194,10 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
       {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
       // One image with enough work (>= 2^24 multiply-adds) to be cut in parallel blocks: a 7x7
-      // grid of 40 channels (padded-width, blocks of 16 channels, a short last one), and 64
-      // channels at 28x28 (channel-vector, chunks of pixel tiles).
+      // grid of 40 channels (padded-width, blocks of 16 channels, a short last one; its dL/dx,
+      // 1024 channels, is a channel-vector convolution), and 64 channels at 28x28 (channel-vector,
+      // chunks of pixel tiles). With AVX-512, every stride-1 case above with 32k input channels
+      // computes dL/dx in the channel-vector form too.
       {1, 1024, 7, 7, 40, 3, 3, 1, 1, 1}, {1, 64, 28, 28, 64, 3, 3, 1, 1, 1}};
   const GemmKernel before = gemm_kernel();
   std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};

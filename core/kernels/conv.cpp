@@ -9,6 +9,7 @@
 #include "core/kernels/conv.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "core/blas.h"
@@ -264,8 +265,9 @@ void weight_grad_padded_width(const Conv2dGeom& g, const float* x_img, const flo
 // dL/dx of a stride-1 convolution is itself one: dx[ci, y, x] = Σ_o Σ_ij gout[o, y + ph - i,
 // x + pw - j] w[o, ci, i, j], that is gout padded by (kh-1-ph, kw-1-pw) convolved with the
 // weights swapped and flipped, w'[ci, o, i, j] = w[o, ci, kh-1-i, kw-1-j]. So it runs through
-// forward_padded_width, adding into gx (needs ph < kh and pw < kw).
-void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* gout, float* gx) {
+// the forward's stride-1 forms, adding into gx (needs ph < kh and pw < kw): the channel-vector
+// one when gx's channels fill its tiles, else forward_padded_width.
+void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, float* gx) {
   Conv2dGeom t = g;
   t.c = g.o, t.h = g.oh, t.w = g.ow, t.o = g.c, t.ph = g.kh - 1 - g.ph, t.pw = g.kw - 1 - g.pw, t.oh = g.h, t.ow = g.w;
   std::vector<float> flipped(static_cast<size_t>(g.o * g.c * g.kh * g.kw));
@@ -276,11 +278,16 @@ void input_grad_padded_width(const Conv2dGeom& g, const float* w, const float* g
           flipped[((ci * g.o + oc) * g.kh + i) * g.kw + j] =
               w[((oc * g.c + ci) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * g.oh * g.ow;
-  if (g.n == 1) return forward_padded_width(t, gout, flipped.data(), nullptr, false, gx, gx, true);
+  std::optional<ByChannel> bc;
+  if (by_channel_fits(t)) bc.emplace(t, flipped.data());
+  auto image = [&](int64_t n, bool split) {
+    float* dx = gx + n * in_img;
+    if (bc) forward_by_channel(t, *bc, gout + n * out_img, nullptr, false, dx, dx, split);
+    else forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, dx, dx, split);
+  };
+  if (g.n == 1) return image(0, true);
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, gx + n * in_img, gx + n * in_img,
-                           false);
+    for (int64_t n = n0; n < n1; ++n) image(n, false);
   });
 }
 
@@ -451,7 +458,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     gw = nullptr;
   }
   if (gx && padded_width_fits(g) && g.ph < g.kh && g.pw < g.kw) {
-    input_grad_padded_width(g, w, gout, gx);
+    input_grad_stride1(g, w, gout, gx);
     gx = nullptr;
   }
   if (!gx && !gw) return;
