@@ -22,7 +22,8 @@ void gemm_rows_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
                       int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc);
 
 // The kernel behind all three calls (a product with a single row or column of C, a matrix-vector
-// product, always goes to OpenBLAS's sgemv). The default is Avx512 where the CPU has it, unless the environment
+// product, always goes to OpenBLAS's sgemv); with Avx512 the convolution's channel-vector form and
+// the 2x2 max pooling's AVX-512 loop run too. The default is Avx512 where the CPU has it, unless the environment
 // sets WICK_GEMM=openblas (read once; for comparisons). set_gemm_kernel(Avx512) on a CPU without
 // AVX-512 throws.
 enum class GemmKernel { Avx512, OpenBlas };

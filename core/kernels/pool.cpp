@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/blas.h"
+#include "core/kernels/pool_avx512.h"
 #include "core/parallel.h"
 
 namespace wick::kernels {
@@ -127,6 +129,7 @@ void max_pool2x2_plane(const float* src, int64_t w, int64_t oh, int64_t ow, floa
 }  // namespace
 
 void max_pool2x2_serial(int64_t planes, int64_t h, int64_t w, const float* in, float* out, int32_t* idx) {
+  if (gemm_kernel() == GemmKernel::Avx512) return max_pool2x2_avx512(planes, h, w, in, out, idx);
   const int64_t oh = h / 2, ow = w / 2;
   thread_local std::vector<float> v;
   thread_local std::vector<int32_t> keys;

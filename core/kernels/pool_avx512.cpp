@@ -1,0 +1,61 @@
+// The AVX-512 2x2 max pooling of pool_avx512.h. Compiled with -mavx512f -mavx512vl
+// (CMakeLists.txt); pool.cpp calls it only when the AVX-512 kernels are in use.
+#include "core/kernels/pool_avx512.h"
+
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+#include "core/kernels/avx512_common.h"
+
+namespace wick::kernels {
+
+void max_pool2x2_avx512(int64_t planes, int64_t h, int64_t w, const float* in, float* out, int32_t* idx) {
+  const int64_t oh = h / 2, ow = w / 2;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  // Each candidate's offset from its window's first cell, in scan order.
+  const __m512i offset[4] = {_mm512_setzero_si512(), _mm512_set1_epi32(1), _mm512_set1_epi32(static_cast<int32_t>(w)),
+                             _mm512_set1_epi32(static_cast<int32_t>(w + 1))};
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const float* top = in + (p * h + 2 * oy) * w;
+      for (int64_t ox = 0; ox < ow; ox += 16) {
+        const __mmask16 windows = avx512::first(ow - ox), lo = avx512::first(2 * (ow - ox)),
+                        hi = avx512::first(2 * (ow - ox) - 16);
+        __m512 cand[4];  // the windows' cells: top left, top right, bottom left, bottom right
+        for (int r = 0; r < 2; ++r) {
+          const float* row = top + r * w + 2 * ox;
+          const __m512 a = _mm512_maskz_loadu_ps(lo, row), b = _mm512_maskz_loadu_ps(hi, row + 16);
+          cand[2 * r] = _mm512_permutex2var_ps(a, even, b);
+          cand[2 * r + 1] = _mm512_permutex2var_ps(a, odd, b);
+        }
+        __m512 m = cand[0];
+        __m512i at = offset[0];
+        for (int q = 1; q < 4; ++q) {  // a later candidate wins only when strictly larger
+          const __mmask16 larger = _mm512_cmp_ps_mask(cand[q], m, _CMP_GT_OQ);
+          m = _mm512_mask_mov_ps(m, larger, cand[q]);
+          at = _mm512_mask_mov_epi32(at, larger, offset[q]);
+        }
+        for (int q = 0; q < 4; ++q) {  // then every NaN in turn: the last one stays
+          const __mmask16 nan = _mm512_cmp_ps_mask(cand[q], cand[q], _CMP_UNORD_Q);
+          m = _mm512_mask_mov_ps(m, nan, cand[q]);
+          at = _mm512_mask_mov_epi32(at, nan, offset[q]);
+        }
+        const int64_t o = (p * oh + oy) * ow + ox;
+        _mm512_mask_storeu_ps(out + o, windows, m);
+        if (idx) {
+          const __m512i first_cell = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * oy * w + 2 * ox)), lane2);
+          _mm512_mask_storeu_epi32(idx + o, windows, _mm512_add_epi32(first_cell, at));
+        }
+      }
+    }
+}
+
+}  // namespace wick::kernels
+
+#else  // not an x86-64 compiler that takes -mavx512f: pool.cpp never calls it
+
+namespace wick::kernels {
+void max_pool2x2_avx512(int64_t, int64_t, int64_t, const float*, float*, int32_t*) {}
+}  // namespace wick::kernels
+
+#endif
