@@ -140,7 +140,8 @@ TEST_CASE("direct conv kernels give the same bits at 1 and 2 threads") {
   }
 }
 
-TEST_CASE("conv2d takes the direct kernels for small-cnn's first conv, not its second or a 1x1") {
+TEST_CASE("the direct kernels fit small-cnn's first conv, not its second or a 1x1") {
+  // (Its forward runs them only without the AVX-512 kernels; its dL/dw always.)
   CHECK(kernels::direct_conv_fits(geom({64, 1, 28, 28, 32, 3, 3, 1, 1})));
   CHECK_FALSE(kernels::direct_conv_fits(geom({64, 32, 14, 14, 64, 3, 3, 1, 1})));
   CHECK_FALSE(kernels::direct_conv_fits(geom({64, 8, 28, 28, 32, 1, 1, 0, 0})));
