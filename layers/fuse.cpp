@@ -246,7 +246,17 @@ Tensor FusedConv2dImpl::forward(const Tensor& x) {
     return pool_ ? max_pool2d(y, {2, 2}) : y;
   }
   return conv2d_affine(x, weight, bias, {}, {}, relu_, o.stride(), o.padding(), o.dilation(), o.groups(), Tensor(),
-                       pool_);
+                       pool_, packed_weight());
+}
+
+Tensor FusedConv2dImpl::packed_weight() {
+  std::lock_guard<std::mutex> lock(packed_mutex_);
+  const std::shared_ptr<Storage>& storage = weight.impl()->storage;
+  if (packed_from_ != storage || packed_data_ != weight.data<float>() || packed_version_ != storage->version) {
+    packed_ = pack_conv2d_weight(weight, options.dilation(), options.groups());
+    packed_from_ = storage, packed_data_ = weight.data<float>(), packed_version_ = storage->version;
+  }
+  return packed_;
 }
 
 Tensor FusedConv2dImpl::forward_add(const Tensor& x, const Tensor& r) {
@@ -256,7 +266,8 @@ Tensor FusedConv2dImpl::forward_add(const Tensor& x, const Tensor& r) {
     Tensor y = add(Conv2dImpl::forward(x), r);
     return relu_ ? wick::relu(y) : y;
   }
-  return conv2d_affine(x, weight, bias, {}, {}, relu_, o.stride(), o.padding(), o.dilation(), o.groups(), r);
+  return conv2d_affine(x, weight, bias, {}, {}, relu_, o.stride(), o.padding(), o.dilation(), o.groups(), r, false,
+                       packed_weight());
 }
 
 std::string FusedConv2dImpl::extra_repr() const {

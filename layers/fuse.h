@@ -5,6 +5,7 @@
 // A user module's own forward is never rewritten; containers inside it are.
 #pragma once
 #include <memory>
+#include <mutex>
 
 #include "containers.h"
 #include "conv.h"
@@ -47,7 +48,16 @@ class FusedConv2dImpl : public Conv2dImpl {
   std::string extra_repr() const override;
 
  private:
+  // pack_conv2d_weight(weight), packed on the first call and again once the weight was written in
+  // place (its storage's version moved) or replaced; one lock for concurrent forwards.
+  Tensor packed_weight();
+
   bool relu_, pool_;
+  std::mutex packed_mutex_;
+  Tensor packed_;
+  std::shared_ptr<const Storage> packed_from_;  // kept alive, so a new storage never shares its address
+  const float* packed_data_ = nullptr;
+  uint64_t packed_version_ = 0;
 };
 WICK_REGISTER_MODULE(FusedConv2d);
 

@@ -2,6 +2,7 @@
 // do in training (outputs, gradients, running statistics, the tensors an optimizer holds) and
 // unfuse_batchnorm_relu puts them back; fuse_for_inference matches eval outputs, leaves the model
 // alone, and reaches containers inside Residuals and inside a user's own module.
+#include "core/blas.h"
 #include "helpers.h"
 #include "user_resnet.h"
 
@@ -162,4 +163,34 @@ TEST_CASE("fuse_for_inference turns Residual blocks into FusedResidual, also ins
   REQUIRE(fused);
   for (auto& stage : fused->stages)
     for (size_t b = 0; b < stage->size(); ++b) CHECK((*stage)[b]->type_name() == "FusedResidual");
+}
+
+TEST_CASE("a FusedConv2d packs its weights once, and again after they are written or replaced") {
+  // 64 output channels: the channel-vector form with AVX-512, which reads packed weights; the
+  // same checks hold (with nothing packed) on other CPUs.
+  manual_seed(21);
+  auto conv =
+      std::make_shared<nn::FusedConv2dImpl>(nn::FusedConv2dOptions(nn::Conv2dOptions(16, 64, 3).padding(1), true));
+  NoGradGuard g;
+  const Tensor x = randn({2, 16, 9, 9}), r = randn({2, 64, 9, 9});
+  auto unpacked = [&](const Tensor& add) {  // the same op, packing the weights in the call
+    return conv2d_affine(x, conv->weight, conv->bias, {}, {}, true, 1, 1, 1, 1, add);
+  };
+  CHECK(pack_conv2d_weight(conv->weight).defined() == (gemm_kernel() == GemmKernel::Avx512));
+  const Tensor first = conv->forward(x);
+  CHECK(equal(first, unpacked(Tensor())));
+  CHECK(equal(conv->forward(x), first));  // packed once, reused
+  CHECK(equal(conv->forward_add(x, r), unpacked(r)));
+
+  conv->weight.mul_(-0.5);  // an in-place write: repacked
+  const Tensor after_write = conv->forward(x);
+  CHECK_FALSE(equal(after_write, first));
+  CHECK(equal(after_write, unpacked(Tensor())));
+
+  conv->weight.data<float>()[3] += 1.f;  // a raw write, declared as the API asks
+  conv->weight.bump_version();
+  CHECK(equal(conv->forward(x), unpacked(Tensor())));
+
+  conv->weight = randn(conv->weight.shape());  // another tensor in the same slot
+  CHECK(equal(conv->forward_add(x, r), unpacked(r)));
 }

@@ -9,6 +9,7 @@
 #include "core/kernels/conv.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -207,16 +208,21 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
   }
 }
 
-// What the channel-vector form shares across the images of one call: the weights packed (k, o),
-// and each output pixel's offset in an image's (padded) planes, to a whole number of pixel tiles
-// (the tiles past the last pixel read offset 0 and are never stored).
+// What the channel-vector form shares across the images of one call: the weights packed (k, o)
+// (the caller's, or packed here), and each output pixel's offset in an image's (padded) planes, to
+// a whole number of pixel tiles (the tiles past the last pixel read offset 0 and are never stored).
 struct ByChannel {
-  std::vector<float> wt;
+  std::unique_ptr<float[]> own;
+  const float* wt;
   std::vector<int64_t> off;
   int64_t k, pixels, tile, tiles;
-  ByChannel(const Conv2dGeom& g, const float* w)
-      : wt(static_cast<size_t>(g.o * g.c * g.kh * g.kw)), k(g.c * g.kh * g.kw), pixels(g.oh * g.ow) {
-    pack_by_channel(g.o, k, w, wt.data());
+  ByChannel(const Conv2dGeom& g, const float* w, const float* packed)
+      : wt(packed), k(g.c * g.kh * g.kw), pixels(g.oh * g.ow) {
+    if (!wt) {
+      own = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.o * k));
+      pack_by_channel(g.o, k, w, own.get());
+      wt = own.get();
+    }
     tile = pixel_tile(g.o);
     tiles = (pixels + tile - 1) / tile;
     off.assign(static_cast<size_t>(tiles * tile), 0);
@@ -237,10 +243,10 @@ void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x
   float* out_t = scratch(0, static_cast<size_t>(bc.tiles * bc.tile * g.o));
   if (split && bc.tiles > 2 && g.o * bc.pixels * bc.k >= kSplitImageWork) {
     parallel_for(0, bc.tiles, 2, [&](int64_t t0, int64_t t1) {
-      conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), t0 * bc.tile, t1 * bc.tile, out_t);
+      conv_by_channel(g.o, bc.k, bc.wt, rows, bc.off.data(), t0 * bc.tile, t1 * bc.tile, out_t);
     });
   } else {
-    conv_by_channel(g.o, bc.k, bc.wt.data(), rows, bc.off.data(), 0, bc.tiles * bc.tile, out_t);
+    conv_by_channel(g.o, bc.k, bc.wt, rows, bc.off.data(), 0, bc.tiles * bc.tile, out_t);
   }
   store_by_channel(g.o, bc.pixels, out_t, b, add_img, relu, out_img);
 }
@@ -279,7 +285,7 @@ void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, 
               w[((oc * g.c + ci) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * g.oh * g.ow;
   std::optional<ByChannel> bc;
-  if (by_channel_fits(t)) bc.emplace(t, flipped.data());
+  if (by_channel_fits(t)) bc.emplace(t, flipped.data(), nullptr);
   auto image = [&](int64_t n, bool split) {
     float* dx = gx + n * in_img;
     if (bc) forward_by_channel(t, *bc, gout + n * out_img, nullptr, false, dx, dx, split);
@@ -348,8 +354,15 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in) {
   }
 }
 
+std::vector<float> pack_conv_weights(const Conv2dGeom& g, const float* w) {
+  if (!by_channel_fits(g)) return {};
+  std::vector<float> wt(static_cast<size_t>(g.o * g.c * g.kh * g.kw));
+  pack_by_channel(g.o, g.c * g.kh * g.kw, w, wt.data());
+  return wt;
+}
+
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add, bool pool) {
+                    const float* add, bool pool, const float* packed) {
   // The channel-vector form first: where both fit (small-cnn's first conv) it is the faster one.
   if (direct_conv_fits(g) && !(add && pool) && !by_channel_fits(g)) {
     conv2d_direct_forward(g, x, w, b, relu && !add, out, pool);
@@ -370,7 +383,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
     if (pool) max_pool2x2_serial(g.o, g.oh, g.ow, full, out + n * pooled_img);
   };
   if (by_channel_fits(g)) {
-    const ByChannel bc(g, w);
+    const ByChannel bc(g, w, packed);
     auto image = [&](int64_t n, bool split) {
       float* o = target(n);
       forward_by_channel(g, bc, x + n * in_img, b, relu, o, add ? add + n * out_img : nullptr, split);

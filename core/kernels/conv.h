@@ -1,7 +1,9 @@
 // Raw 2-D convolution kernels: im2col / col2im and the GEMM-based forward and backward behind
-// wick::conv2d (stride-1 shapes need no column matrix at all: conv.cpp's padded-width form). Plain pointers to contiguous float32 data; dims come in a Conv2dGeom.
+// wick::conv2d (stride-1 shapes need no column matrix at all: conv.cpp's padded-width form).
+// Plain pointers to contiguous float32 data; dims come in a Conv2dGeom.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace wick::kernels {
 
@@ -34,12 +36,17 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 // use (core/blas.h); any stride and padding, no column matrix.
 bool by_channel_fits(const Conv2dGeom& g);
 
+// The weights as the channel-vector form reads them, (c*kh*kw, o) (conv_avx512.h), when that form
+// fits g; empty otherwise. conv2d_forward packs them on every call unless given them: a layer whose
+// weights stay the same between calls (inference) packs them once.
+std::vector<float> pack_conv_weights(const Conv2dGeom& g, const float* w);
+
 // x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null, add (n, o, oh, ow) or null -> out
 // (n, o, oh, ow) = conv + b + add (assigned), then max(out, 0) when relu (NaN kept, as wick::relu).
 // With pool, that is then max-pooled 2x2 with stride 2 (as max_pool2d_forward) image by image
-// while in cache, and out is (n, o, oh/2, ow/2).
+// while in cache, and out is (n, o, oh/2, ow/2). packed, when not null, is pack_conv_weights(g, w).
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add = nullptr, bool pool = false);
+                    const float* add = nullptr, bool pool = false, const float* packed = nullptr);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
 // kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each

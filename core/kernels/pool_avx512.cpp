@@ -43,7 +43,8 @@ void max_pool2x2_avx512(int64_t planes, int64_t h, int64_t w, const float* in, f
         const int64_t o = (p * oh + oy) * ow + ox;
         _mm512_mask_storeu_ps(out + o, windows, m);
         if (idx) {
-          const __m512i first_cell = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * oy * w + 2 * ox)), lane2);
+          const __m512i corner = _mm512_set1_epi32(static_cast<int32_t>(2 * oy * w + 2 * ox));
+          const __m512i first_cell = _mm512_add_epi32(corner, lane2);
           _mm512_mask_storeu_epi32(idx + o, windows, _mm512_add_epi32(first_cell, at));
         }
       }

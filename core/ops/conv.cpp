@@ -95,7 +95,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::vector<double>& scale,
                      const std::vector<double>& shift, bool relu, Size2 stride, Size2 padding, Size2 dilation,
-                     int64_t groups, const Tensor& add, bool pool) {
+                     int64_t groups, const Tensor& add, bool pool, const Tensor& packed_weight) {
   const kernels::Conv2dGeom g = conv_geom(x, weight, bias, stride, padding, dilation, groups);
   WICK_CHECK(!should_record({&x, &weight, &bias, &add}), "conv2d_affine: inference only (it records no gradient); ",
              "call it under NoGradGuard or with tensors that need no grad");
@@ -105,7 +105,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
              " and ", shift.size());
   if (x.dim() == 3)
     return conv2d_affine(x.unsqueeze(0), weight, bias, scale, shift, relu, stride, padding, dilation, groups,
-                         add.defined() ? add.unsqueeze(0) : add, pool)
+                         add.defined() ? add.unsqueeze(0) : add, pool, packed_weight)
         .squeeze(0);
   WICK_CHECK(!add.defined() || (add.shape() == Shape{g.n, g.o, g.oh, g.ow} && add.dtype() == Dtype::Float32),
              "conv2d_affine: the added tensor must have the output's shape ", shape_str({g.n, g.o, g.oh, g.ow}),
@@ -116,10 +116,16 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   Tensor xc = x.contiguous(), wc = weight.contiguous(), ac = add.defined() ? add.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   const float* pa = ac.defined() ? ac.data<float>() : nullptr;
+  WICK_CHECK(!packed_weight.defined() ||
+                 (packed_weight.dtype() == Dtype::Float32 && packed_weight.is_contiguous() &&
+                  packed_weight.numel() == weight.numel()),
+             "conv2d_affine: packed_weight must be pack_conv2d_weight(weight) (", weight.numel(),
+             " contiguous floats), got ", shape_str(packed_weight.shape()));
   if (identity) {  // the weights as they are (a folded FusedConv2d's every call): no copy
     if (out.numel() > 0)
       kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, relu,
-                              out.data<float>(), pa, pool);
+                              out.data<float>(), pa, pool,
+                              packed_weight.defined() ? packed_weight.data<float>() : nullptr);
     return out;
   }
   // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
@@ -136,6 +142,20 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   if (out.numel() > 0)
     kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa, pool);
   return out;
+}
+
+Tensor pack_conv2d_weight(const Tensor& weight, Size2 dilation, int64_t groups) {
+  WICK_CHECK(weight.defined() && weight.dtype() == Dtype::Float32 && weight.dim() == 4,
+             "pack_conv2d_weight: expects a 4-D float32 weight (out_channels, in_channels/groups, kH, kW)");
+  WICK_CHECK(groups > 0 && weight.size(0) % groups == 0, "pack_conv2d_weight: groups=", groups,
+             " does not divide the weight's ", weight.size(0), " output channels");
+  kernels::Conv2dGeom g{};
+  g.o = weight.size(0), g.c = weight.size(1) * groups, g.kh = weight.size(2), g.kw = weight.size(3);
+  g.dh = dilation[0], g.dw = dilation[1], g.groups = groups;
+  const Tensor wc = weight.contiguous();
+  std::vector<float> packed = kernels::pack_conv_weights(g, wc.data<float>());
+  if (packed.empty()) return Tensor();
+  return from_vector(packed, {static_cast<int64_t>(packed.size())});
 }
 
 }  // namespace wick
