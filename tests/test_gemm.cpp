@@ -193,12 +193,15 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       {1, 32, 7, 7, 64, 3, 3, 1, 1, 1}, {3, 16, 14, 14, 64, 3, 3, 2, 1, 1}, {2, 8, 9, 11, 128, 1, 1, 2, 0, 1},
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
       {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
-      // One image with enough work (>= 2^24 multiply-adds) to be cut in parallel blocks: a 7x7
-      // grid of 40 channels (padded-width, blocks of 16 channels, a short last one; its dL/dx,
-      // 1024 channels, is a channel-vector convolution), and 64 channels at 28x28 (channel-vector,
-      // chunks of pixel tiles). With AVX-512, every stride-1 case above with 32k input channels
-      // computes dL/dx in the channel-vector form too.
-      {1, 1024, 7, 7, 40, 3, 3, 1, 1, 1}, {1, 64, 28, 28, 64, 3, 3, 1, 1, 1}};
+      // One image with enough work (>= 2^20 multiply-adds) to be cut in bands of rows, each
+      // padded, computed and stored apart: a 7x7 grid of 40 channels (padded-width, seven bands
+      // of one row; its dL/dx, 1024 channels, is a channel-vector convolution), 64 channels at
+      // 28x28 (channel-vector, 16 bands), resnet20's 16- and 32-channel layers (two bands; the
+      // 32-channel one's 17 tiles of 12 pixels cut mid-row) and a stride-2 one. With AVX-512,
+      // every stride-1 case above with 32k input channels computes dL/dx in the channel-vector
+      // form too.
+      {1, 1024, 7, 7, 40, 3, 3, 1, 1, 1}, {1, 64, 28, 28, 64, 3, 3, 1, 1, 1}, {1, 16, 28, 28, 16, 3, 3, 1, 1, 1},
+      {1, 32, 14, 14, 32, 3, 3, 1, 1, 1}, {1, 32, 28, 28, 64, 3, 3, 2, 1, 1}};
   const GemmKernel before = gemm_kernel();
   std::vector<GemmKernel> kernels_here = {GemmKernel::OpenBlas};
   if (kernels::cpu_has_avx512()) kernels_here.push_back(GemmKernel::Avx512);

@@ -9,6 +9,7 @@
 #include "core/kernels/conv.h"
 
 #include <algorithm>
+#include <bit>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -32,13 +33,11 @@ void valid_range(int64_t len, int64_t out_len, int64_t s, int64_t p, int64_t off
   x1 = std::clamp<int64_t>(ceil_div(len + p - off, s), x0, out_len);
 }
 
-// One image's convolution is cut into blocks that run in parallel only from this many
-// multiply-adds on. Below it, moving the image and its output between the cores costs more than
-// the second core saves (Zen 5 VM, one image, 1 vs 2 threads: 7 M, 32 channels at 28x28, 0.08 ms
-// vs 0.12; 29 M, 64 at 28x28, 0.29-0.37 vs 0.35; 29 M, 16 at 112x112, 0.35-0.44 vs 0.29-0.34;
-// 115 M 1.1 vs 0.7-1.2). With the old bound of 0.5 M, resnet20's batch-1 forward took 0.56 ms on
-// two threads against 0.43 on one.
-constexpr int64_t kSplitImageWork = int64_t(1) << 24;
+// One image's convolution is cut into bands of rows (in_bands) from this many multiply-adds on:
+// every resnet20 3x3 convolution (1.8-3.6 M), not its 1x1 projections. Blocks that moved each
+// layer's input and output between the cores lost below 2^24 (one image, 1 vs 2 threads: 7 M, 32
+// channels at 28x28, 0.08 ms vs 0.12); bands, whose rows stay on one core, win from 1 M.
+constexpr int64_t kBandWork = int64_t(1) << 20;
 
 // Scratch memory for one thread, reused across calls (slot 0: col, or the padded-width form's
 // output grid or padded gout, or the channel-vector form's pixel-major tiles; slot 1: d col; slot
@@ -139,15 +138,23 @@ int64_t weight_parts(const Conv2dGeom& g) {
 // matrix is built; the last wp - ow columns of each output row are computed and dropped.
 bool padded_width_fits(const Conv2dGeom& g) { return g.groups == 1 && unit_stride(g) && !g.col_is_input(); }
 
-// Copies one image (c, h, w) into the padded-width form's zero-padded planes (scratch slot 2).
-const float* pad_image(const Conv2dGeom& g, const float* x_img) {
-  const int64_t wp = g.w + 2 * g.pw, plane = (g.h + 2 * g.ph) * wp;
+// Copies one image (c, h, w) into zero-padded planes (hp x wp each, end to end, then wp floats
+// of zero slack) in scratch slot 2: only padded rows [r0, r1) of each plane (and the slack when
+// r1 is the last), which is all a band of output rows reads.
+const float* pad_rows(const Conv2dGeom& g, const float* x_img, int64_t r0, int64_t r1) {
+  const int64_t wp = g.w + 2 * g.pw, hp = g.h + 2 * g.ph, plane = hp * wp;
   float* padded = scratch(2, static_cast<size_t>(g.c * plane + wp));
-  std::fill(padded, padded + g.c * plane + wp, 0.f);
-  for (int64_t ci = 0; ci < g.c; ++ci)
-    copy_rows(padded + ci * plane + g.ph * wp + g.pw, wp, x_img + ci * g.h * g.w, g.w, g.h, g.w);
+  const int64_t y0 = std::clamp<int64_t>(r0 - g.ph, 0, g.h), y1 = std::clamp<int64_t>(r1 - g.ph, 0, g.h);
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    float* p = padded + ci * plane;
+    std::fill(p + r0 * wp, p + r1 * wp, 0.f);
+    if (y1 > y0) copy_rows(p + (y0 + g.ph) * wp + g.pw, wp, x_img + (ci * g.h + y0) * g.w, g.w, y1 - y0, g.w);
+  }
+  if (r1 == hp) std::fill(padded + g.c * plane, padded + g.c * plane + wp, 0.f);
   return padded;
 }
+
+const float* pad_image(const Conv2dGeom& g, const float* x_img) { return pad_rows(g, x_img, 0, g.h + 2 * g.ph); }
 
 // The column matrix's rows from grid column j0 on: row (ci, i, j) starts at padded + ci*hp*wp +
 // i*wp + j + j0. The vector is the calling thread's.
@@ -161,56 +168,68 @@ const float* const* window_rows(const Conv2dGeom& g, const float* padded, int64_
   return rows.data();
 }
 
-// out_img (o, oh, ow) = conv(x_img) + b + add_img (b, add_img may be null; add_img may be out_img),
-// then max(., 0) when relu (NaN kept), in the padded-width form. A single image with enough work
-// (split) runs fixed blocks of 16 output channels x 192 grid columns in parallel: rows as well as
-// columns, so that a small late-stage grid (7 x 9 = 63 columns) still gives every thread work. Each
-// output element is computed by the same code over the same K order whatever the blocks.
-void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
-                          float* out_img, const float* add_img, bool split) {
+// Output rows [y0, y1) of out_img (o, oh, ow) = conv(x_img) + b + add_img (b, add_img may be null;
+// add_img may be out_img), then max(., 0) when relu (NaN kept), in the padded-width form: the
+// input rows they read are padded, grid columns [y0*wp, y1*wp) computed into scratch slot 0, and
+// each output plane's rows taken from there without their last wp - ow columns, then bias, add,
+// relu, each one loop over the rows (in cache) that vectorizes.
+void padded_width_band(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
+                       float* out_img, const float* add_img, int64_t y0, int64_t y1) {
   const int64_t wp = g.w + 2 * g.pw, K = g.c * g.kh * g.kw;
   const int64_t grid = g.oh * wp, P = g.oh * g.ow;
-  const float* padded = pad_image(g, x_img);
+  const float* padded = pad_rows(g, x_img, y0, y1 == g.oh ? g.h + 2 * g.ph : y1 - 1 + g.kh);
   float* grid_out = scratch(0, static_cast<size_t>(g.o * grid));
-  // Rows [r0, r1) and columns [j0, j1) of grid_out (o, oh*wp) = w (o, K) x rows.
-  auto block = [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-    gemm_rows_serial(false, false, r1 - r0, j1 - j0, K, 1.f, w + r0 * K, K, window_rows(g, padded, j0), 0.f,
-                     grid_out + r0 * grid + j0, grid);
-  };
-  // Parallel blocks: 16 rows (two 8-row register tiles) x 192 columns (four 48-wide tiles).
-  constexpr int64_t kRows = 16, kCols = 192;
-  const int64_t row_blocks = (g.o + kRows - 1) / kRows, col_blocks = (grid + kCols - 1) / kCols;
-  if (split && row_blocks * col_blocks > 1 && g.o * grid * K >= kSplitImageWork) {
-    parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t r = b / col_blocks, c = b % col_blocks;
-        block(r * kRows, std::min(g.o, (r + 1) * kRows), c * kCols, std::min(grid, (c + 1) * kCols));
-      }
-    });
-  } else {
-    block(0, g.o, 0, grid);
-  }
-  // Each output plane: its grid rows without their last wp - ow columns, then bias, add, relu,
-  // each one loop over the plane (in cache) that vectorizes.
+  gemm_rows_serial(false, false, g.o, (y1 - y0) * wp, K, 1.f, w, K, window_rows(g, padded, y0 * wp), 0.f,
+                   grid_out + y0 * wp, grid);
+  const int64_t n = (y1 - y0) * g.ow;  // output values per plane in the band
   for (int64_t oc = 0; oc < g.o; ++oc) {
-    float* __restrict dst = out_img + oc * P;
+    float* __restrict dst = out_img + oc * P + y0 * g.ow;
+    const float* src = grid_out + oc * grid + y0 * wp;
     if (add_img == out_img) {
-      add_rows(dst, g.ow, grid_out + oc * grid, wp, g.oh, g.ow);
+      add_rows(dst, g.ow, src, wp, y1 - y0, g.ow);
     } else {
-      copy_rows(dst, g.ow, grid_out + oc * grid, wp, g.oh, g.ow);
+      copy_rows(dst, g.ow, src, wp, y1 - y0, g.ow);
       if (add_img)
-        for (int64_t i = 0; i < P; ++i) dst[i] += add_img[oc * P + i];
+        for (int64_t i = 0; i < n; ++i) dst[i] += add_img[oc * P + y0 * g.ow + i];
     }
     if (b)
-      for (int64_t i = 0; i < P; ++i) dst[i] += b[oc];
+      for (int64_t i = 0; i < n; ++i) dst[i] += b[oc];
     if (relu)
-      for (int64_t i = 0; i < P; ++i) dst[i] = dst[i] > 0.f || dst[i] != dst[i] ? dst[i] : 0.f;
+      for (int64_t i = 0; i < n; ++i) dst[i] = dst[i] > 0.f || dst[i] != dst[i] ? dst[i] : 0.f;
   }
+}
+
+// Cuts one image into bands of output rows when split and its work is at least kBandWork, and
+// runs band(y0, y1) on each in parallel: each band padded, computed and stored by one thread, so
+// with as many bands as threads each core reads the rows it wrote in the layer before (but a
+// band's border), where finer chunks would move most of every layer's input and output between
+// the cores. The bands depend on the shape alone (a power of two from 2 to 16, one per kBandWork
+// multiply-adds, rounded down): the padded-width form's GEMM may round a column differently where
+// a band cuts its column tile, so the same bits at any thread count need the same bands. `rows`
+// are the image's output rows; bands are whole multiples of `unit` rows (but the last).
+template <typename Band>
+void in_bands(int64_t rows, int64_t unit, int64_t work, bool split, const Band& band) {
+  const int64_t units = (rows + unit - 1) / unit;
+  const int64_t per_work = static_cast<int64_t>(std::bit_floor(static_cast<uint64_t>(work / kBandWork)));
+  const int64_t bands = split && work >= kBandWork ? std::min(units, std::clamp<int64_t>(per_work, 2, 16)) : 1;
+  if (bands <= 1) return band(0, rows);
+  parallel_for(0, bands, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) band(q * units / bands * unit, std::min(rows, (q + 1) * units / bands * unit));
+  });
+}
+
+void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* w, const float* b, bool relu,
+                          float* out_img, const float* add_img, bool split) {
+  const int64_t work = g.o * g.oh * (g.w + 2 * g.pw) * g.c * g.kh * g.kw;
+  in_bands(g.oh, 1, work, split, [&](int64_t y0, int64_t y1) {
+    padded_width_band(g, x_img, w, b, relu, out_img, add_img, y0, y1);
+  });
 }
 
 // What the channel-vector form shares across the images of one call: the weights packed (k, o)
 // (the caller's, or packed here), and each output pixel's offset in an image's (padded) planes, to
-// a whole number of pixel tiles (the tiles past the last pixel read offset 0 and are never stored).
+// a whole number of pixel tiles (the tile slots past the last pixel repeat its offset and are
+// never stored).
 struct ByChannel {
   std::unique_ptr<float[]> own;
   const float* wt;
@@ -229,26 +248,33 @@ struct ByChannel {
     const int64_t wp = g.w + 2 * g.pw;
     for (int64_t y = 0; y < g.oh; ++y)
       for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
+    std::fill(off.begin() + pixels, off.end(), off[pixels - 1]);
   }
 };
 
-// out_img (o, oh, ow) = conv(x_img) + b + add_img, then the ReLU, in the channel-vector form: the
-// image is padded when the conv pads (window_rows then reads it, or the image itself), the tiles
-// go to scratch slot 0 pixel-major, and store_by_channel transposes them into out_img. A single
-// image with enough work (split) runs fixed chunks of 2 tiles in parallel.
+// Pixels [p0, p1) of out_img (o, oh, ow) = conv(x_img) + b + add_img, then the ReLU, in the
+// channel-vector form (p0 on a tile boundary): the input rows they read are padded when the conv
+// pads (window_rows then reads them, or the image itself), the tiles go to scratch slot 0
+// pixel-major, and store_by_channel transposes them into out_img.
+void by_channel_band(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b, bool relu,
+                     float* out_img, const float* add_img, int64_t p0, int64_t p1) {
+  const float* src = x_img;
+  if (g.ph || g.pw) {
+    const int64_t last_row = (p1 - 1) / g.ow;
+    src = pad_rows(g, x_img, p0 / g.ow * g.sh, std::min(g.h + 2 * g.ph, last_row * g.sh + g.kh));
+  }
+  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * bc.tile * g.o));
+  const int64_t j1 = (p1 + bc.tile - 1) / bc.tile * bc.tile;
+  conv_by_channel(g.o, bc.k, bc.wt, window_rows(g, src, 0), bc.off.data(), p0, j1, out_t);
+  store_by_channel(g.o, bc.pixels, p0, p1, out_t, b, add_img, relu, out_img);
+}
+
+// One image in the channel-vector form, in bands of whole pixel tiles (in_bands).
 void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b, bool relu,
                         float* out_img, const float* add_img, bool split) {
-  const float* src = g.ph || g.pw ? pad_image(g, x_img) : x_img;
-  const float* const* rows = window_rows(g, src, 0);
-  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * bc.tile * g.o));
-  if (split && bc.tiles > 2 && g.o * bc.pixels * bc.k >= kSplitImageWork) {
-    parallel_for(0, bc.tiles, 2, [&](int64_t t0, int64_t t1) {
-      conv_by_channel(g.o, bc.k, bc.wt, rows, bc.off.data(), t0 * bc.tile, t1 * bc.tile, out_t);
-    });
-  } else {
-    conv_by_channel(g.o, bc.k, bc.wt, rows, bc.off.data(), 0, bc.tiles * bc.tile, out_t);
-  }
-  store_by_channel(g.o, bc.pixels, out_t, b, add_img, relu, out_img);
+  in_bands(bc.tiles * bc.tile, bc.tile, g.o * bc.pixels * bc.k, split, [&](int64_t p0, int64_t p1) {
+    by_channel_band(g, bc, x_img, b, relu, out_img, add_img, p0, std::min(p1, bc.pixels));
+  });
 }
 
 // dL/dw of one image in the padded-width form: wacc (o, K) = beta * wacc + gout' (o, oh*wp) x

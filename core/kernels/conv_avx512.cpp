@@ -59,14 +59,14 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
     }
 }
 
-void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* bias, const float* add, bool relu,
-                      float* out) {
+void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const float* out_t, const float* bias,
+                      const float* add, bool relu, float* out) {
   __m512 r[16];
-  for (int64_t j = 0; j < npix; j += 16) {
-    const __mmask16 pixels = avx512::first(npix - j);
+  for (int64_t j = p0; j < p1; j += 16) {
+    const __mmask16 pixels = avx512::first(p1 - j);
     for (int64_t c = 0; c < o; c += 16) {
       for (int64_t q = 0; q < 16; ++q)
-        r[q] = j + q < npix ? _mm512_loadu_ps(out_t + (j + q) * o + c) : _mm512_setzero_ps();
+        r[q] = j + q < p1 ? _mm512_loadu_ps(out_t + (j + q) * o + c) : _mm512_setzero_ps();
       avx512::transpose16(r);  // r[q]: channel c + q at pixels j .. j+15
       for (int64_t q = 0; q < 16; ++q) {
         float* dst = out + (c + q) * npix + j;
@@ -90,7 +90,7 @@ void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* 
 namespace wick::kernels {
 void pack_by_channel(int64_t, int64_t, const float*, float*) {}
 void conv_by_channel(int64_t, int64_t, const float*, const float* const*, const int64_t*, int64_t, int64_t, float*) {}
-void store_by_channel(int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
+void store_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
 }  // namespace wick::kernels
 
 #endif

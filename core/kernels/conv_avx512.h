@@ -22,10 +22,10 @@ void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t);
 
-// out (o, npix) = out_tᵀ + (add + bias), then max(., 0) when relu (NaN kept, as wick::relu);
-// bias (o) and add (o, npix) may be null (0). Blocks of 16 pixels x 16 channels are transposed in
-// registers. o is a multiple of 16.
-void store_by_channel(int64_t o, int64_t npix, const float* out_t, const float* bias, const float* add, bool relu,
-                      float* out);
+// Pixels [p0, p1) of out (o, npix) = out_tᵀ + (add + bias), then max(., 0) when relu (NaN kept,
+// as wick::relu); out_t holds pixel j at j * o; bias (o) and add (o, npix) may be null (0). Blocks
+// of 16 pixels x 16 channels are transposed in registers. o is a multiple of 16.
+void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const float* out_t, const float* bias,
+                      const float* add, bool relu, float* out);
 
 }  // namespace wick::kernels
