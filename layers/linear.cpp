@@ -36,8 +36,7 @@ void LinearImpl::reset_parameters() {
 Tensor LinearImpl::forward(const Tensor& x) {
   WICK_CHECK(x.dim() >= 1 && x.size(-1) == options.in_features(), "Linear: expected input with last dim ",
              options.in_features(), " (in_features), got shape ", shape_str(x.shape()));
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? add(y, bias) : y;
+  return linear(x, weight, bias);
 }
 
 std::string LinearImpl::extra_repr() const {

@@ -1,4 +1,6 @@
 // Broadcasting binary ops and matmul: values, shape errors and finite-difference gradients.
+#include <limits>
+
 #include "helpers.h"
 
 using namespace wick;
@@ -65,4 +67,26 @@ TEST_CASE("large matmul agrees with a double-precision reference") {
       for (int k = 0; k < 200; ++k) s += double(av[i * 200 + k]) * bv[k * 700 + j];
       CHECK(std::fabs(cv[i * 700 + j] - s) < 1e-3);
     }
+}
+
+TEST_CASE("linear is matmul and add: the same bits without a graph, and their gradients with one") {
+  manual_seed(17);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Shape& xs : {Shape{1, 3136}, Shape{7, 13}, Shape{2, 5, 13}}) {  // 3-D: matmul and add
+    CAPTURE(shape_str(xs));
+    const int64_t in = xs.back(), out = in == 3136 ? 128 : 9;
+    Tensor x = randn(xs), w = randn({out, in}), b = randn({out});
+    x.data<float>()[1] = nan;  // a NaN stays one, in its row
+    NoGradGuard g;
+    Tensor want = add(matmul(x, w.t()), b);
+    CHECK(equal(linear(x, w, b), want));  // equal: NaN where want has one
+    CHECK(equal(linear(x, w), matmul(x, w.t())));
+  }
+  test::gradcheck([](const V& v) { return linear(v[0], v[1], v[2]); },
+                  {test::leaf({3, 4}), test::leaf({5, 4}), test::leaf({5})});
+  test::gradcheck([](const V& v) { return linear(v[0], v[1]); }, {test::leaf({2, 3, 4}), test::leaf({5, 4})});
+  CHECK_THROWS_WITH_AS(linear(randn({2, 4}), randn({5, 3})),
+                       doctest::Contains("does not end in the weight's in_features (3)"), Error);
+  CHECK_THROWS_WITH_AS(linear(randn({2, 4}), randn({5, 4}), randn({4})), doctest::Contains("bias must have shape (5)"),
+                       Error);
 }

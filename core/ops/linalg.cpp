@@ -1,10 +1,11 @@
 // matmul: operands are brought to (batch, rows, cols) with a transpose flag instead of a copy
-// where possible, then multiplied by core/blas.h.
+// where possible, then multiplied by core/blas.h. linear: matmul and add, or one product.
 #include "core/ops/linalg.h"
 
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/parallel.h"
+#include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/trace.h"
 
@@ -101,6 +102,34 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   }, product_saves(a, b));
   if (trace::active()) trace::op("matmul", out, {a, b});
   return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  WICK_CHECK(weight.dim() == 2, "linear: expects a 2-D weight (out_features, in_features), got ",
+             shape_str(weight.shape()));
+  WICK_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()),
+             " does not end in the weight's in_features (", weight.size(1), ")");
+  WICK_CHECK(!bias.defined() || bias.shape() == Shape{weight.size(0)}, "linear: bias must have shape (",
+             weight.size(0), "), got ", shape_str(bias.shape()));
+  const bool plain = x.dim() == 2 && x.is_contiguous() && weight.is_contiguous() &&
+                     (!bias.defined() || bias.is_contiguous()) && x.dtype() == Dtype::Float32 &&
+                     weight.dtype() == Dtype::Float32 && (!bias.defined() || bias.dtype() == Dtype::Float32);
+  if (!plain || should_record({&x, &weight, &bias}) || trace::active()) {  // the exporter reads matmul, add
+    Tensor y = matmul(x, weight.t());
+    return bias.defined() ? add(y, bias) : y;
+  }
+  // The product matmul would run (op(B) = weightᵀ read in place), then + bias as add does.
+  const int64_t rows = x.size(0), in = weight.size(1), out_features = weight.size(0);
+  Tensor y = empty({rows, out_features});
+  float* py = y.data<float>();
+  gemm(false, true, rows, out_features, in, 1.f, x.data<float>(), in, weight.data<float>(), in, 0.f, py,
+       out_features);
+  if (bias.defined()) {
+    const float* pb = bias.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out_features; ++o) py[r * out_features + o] += pb[o];
+  }
+  return y;
 }
 
 }  // namespace wick
