@@ -193,13 +193,13 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       {1, 32, 7, 7, 64, 3, 3, 1, 1, 1}, {3, 16, 14, 14, 64, 3, 3, 2, 1, 1}, {2, 8, 9, 11, 128, 1, 1, 2, 0, 1},
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
       {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
-      // One image with enough work (>= 2^20 multiply-adds) to be cut in bands of rows, each
-      // padded, computed and stored apart: a 7x7 grid of 40 channels (padded-width, seven bands
-      // of one row; its dL/dx, 1024 channels, is a channel-vector convolution), 64 channels at
-      // 28x28 (channel-vector, 16 bands), resnet20's 16- and 32-channel layers (two bands; the
-      // 32-channel one's 17 tiles of 12 pixels cut mid-row) and a stride-2 one. With AVX-512,
-      // every stride-1 case above with 32k input channels computes dL/dx in the channel-vector
-      // form too.
+      // One image with enough work (>= 2^20 multiply-adds) for conv2d_affine (the fused inference
+      // path) to cut it in bands of rows, each padded, computed and stored apart: a 7x7 grid of 40
+      // channels (padded-width, seven bands of one row; its dL/dx, 1024 channels, is a
+      // channel-vector convolution), 64 channels at 28x28 (channel-vector, 16 bands), resnet20's
+      // 16- and 32-channel layers (two bands; the 32-channel one's 17 tiles of 12 pixels cut
+      // mid-row) and a stride-2 one. With AVX-512, every stride-1 case above with 32k input
+      // channels computes dL/dx in the channel-vector form too.
       {1, 1024, 7, 7, 40, 3, 3, 1, 1, 1}, {1, 64, 28, 28, 64, 3, 3, 1, 1, 1}, {1, 16, 28, 28, 16, 3, 3, 1, 1, 1},
       {1, 32, 14, 14, 32, 3, 3, 1, 1, 1}, {1, 32, 28, 28, 64, 3, 3, 2, 1, 1}};
   const GemmKernel before = gemm_kernel();
@@ -232,8 +232,12 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
         check_close(wg.grad(), ref.gw, "dL/dw");
         check_close(bg.grad(), ref.gb, "dL/db");
         for (const Tensor& t : {out, xg.grad(), wg.grad(), bg.grad()}) bits.push_back(t.to_vector<float>());
+        NoGradGuard no_grad;  // the inference path, in bands for one image
+        Tensor fused = conv2d_affine(x, w, b, {}, {}, false, k.stride, k.pad, 1, k.groups);
+        check_close(fused, ref.out, "conv2d_affine out");
+        bits.push_back(fused.to_vector<float>());
       }
-      for (size_t i = 0; i < 4; ++i) CHECK_MESSAGE(bits[i] == bits[i + 4], "tensor ", i, " differs between 1 and 2 threads");
+      for (size_t i = 0; i < 5; ++i) CHECK_MESSAGE(bits[i] == bits[i + 5], "tensor ", i, " differs between 1 and 2 threads");
     }
   }
   set_num_threads(0);

@@ -317,7 +317,7 @@ void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, 
     if (bc) forward_by_channel(t, *bc, gout + n * out_img, nullptr, false, dx, dx, split);
     else forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, dx, dx, split);
   };
-  if (g.n == 1) return image(0, true);
+  // One image on one thread: the backward ops around it run on the calling thread (conv2d_forward).
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) image(n, false);
   });
@@ -388,7 +388,7 @@ std::vector<float> pack_conv_weights(const Conv2dGeom& g, const float* w) {
 }
 
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add, bool pool, const float* packed) {
+                    const float* add, bool pool, const float* packed, bool bands) {
   // The channel-vector form first: where both fit (small-cnn's first conv) it is the faster one.
   if (direct_conv_fits(g) && !(add && pool) && !by_channel_fits(g)) {
     conv2d_direct_forward(g, x, w, b, relu && !add, out, pool);
@@ -415,7 +415,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
       forward_by_channel(g, bc, x + n * in_img, b, relu, o, add ? add + n * out_img : nullptr, split);
       finish(n, o);
     };
-    if (g.n == 1) return image(0, true);
+    if (g.n == 1) return image(0, bands);
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) image(n, false);
     });
@@ -427,7 +427,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
       forward_padded_width(g, x + n * in_img, w, b, relu, o, add ? add + n * out_img : nullptr, split);
       finish(n, o);
     };
-    if (g.n == 1) return image(0, true);
+    if (g.n == 1) return image(0, bands);
     parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) image(n, false);
     });

@@ -45,8 +45,12 @@ std::vector<float> pack_conv_weights(const Conv2dGeom& g, const float* w);
 // (n, o, oh, ow) = conv + b + add (assigned), then max(out, 0) when relu (NaN kept, as wick::relu).
 // With pool, that is then max-pooled 2x2 with stride 2 (as max_pool2d_forward) image by image
 // while in cache, and out is (n, o, oh/2, ow/2). packed, when not null, is pack_conv_weights(g, w).
+// bands: one image (n = 1) runs in bands of rows on the threads, each band stored by the thread
+// that computed it; for a caller whose next op is another such conv (a fused inference network),
+// not one whose separate ops (a batch norm, a ReLU) would read every band from the other core.
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const float* b, bool relu, float* out,
-                    const float* add = nullptr, bool pool = false, const float* packed = nullptr);
+                    const float* add = nullptr, bool pool = false, const float* packed = nullptr,
+                    bool bands = false);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
 // kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each

@@ -125,7 +125,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     if (out.numel() > 0)
       kernels::conv2d_forward(g, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, relu,
                               out.data<float>(), pa, pool,
-                              packed_weight.defined() ? packed_weight.data<float>() : nullptr);
+                              packed_weight.defined() ? packed_weight.data<float>() : nullptr, true);
     return out;
   }
   // conv(x, w, b)·s + t = conv(x, w·s, b·s + t): the scale folds into each output channel's
@@ -140,7 +140,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     b[o] = static_cast<float>(b0 * scale[o] + shift[o]);
   }
   if (out.numel() > 0)
-    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa, pool);
+    kernels::conv2d_forward(g, xc.data<float>(), w.data(), b.data(), relu, out.data<float>(), pa, pool, nullptr, true);
   return out;
 }
 
