@@ -189,10 +189,13 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       // With AVX-512, 32, 64 and 128 output channels take the channel-vector form: one image split
       // in chunks of pixel tiles (7x7: 49 pixels, a short last tile), stride 2, a 1x1 with stride 2
       // and two channel tiles, no padding (the image read in place), 5x5 with a short last tile,
-      // small planes, 32 channels with stride 2 and with 96 (three 32-channel tiles).
+      // small planes, 32 channels with stride 2 and with 96 (three 32-channel tiles). Their dL/dw
+      // runs in that form too, in tiles of 6 or 12 taps: the last tile of taps is short for the
+      // 1x1 (8 taps), the 5x5 (75) and the 5-channel 3x3s (45).
       {1, 32, 7, 7, 64, 3, 3, 1, 1, 1}, {3, 16, 14, 14, 64, 3, 3, 2, 1, 1}, {2, 8, 9, 11, 128, 1, 1, 2, 0, 1},
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
       {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
+      {2, 5, 9, 8, 32, 3, 3, 1, 1, 1},
       // One image with enough work (>= 2^20 multiply-adds) for conv2d_affine (the fused inference
       // path) to cut it in bands of rows, each padded, computed and stored apart: a 7x7 grid of 40
       // channels (padded-width, seven bands of one row; its dL/dx, 1024 channels, is a

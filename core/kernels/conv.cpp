@@ -1,7 +1,7 @@
 // 2-D convolution as GEMMs over column matrices: stride-1 convs (one group) read them in place
 // from a padded copy of each image (the padded-width form below), others build them with im2col;
 // with AVX-512, convs of 32k output channels put the channels across the vector instead
-// (conv_avx512.h) and read any stride in place.
+// (conv_avx512.h), forward and dL/dw, and read any stride in place.
 // Images run in parallel (each image's result is computed the same way whatever the thread
 // count); the weight gradient sums fixed image ranges into per-range partials that are added in
 // range order, so it is deterministic too. Shapes with few taps go to the direct kernels instead
@@ -226,10 +226,20 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
   });
 }
 
+// Each output pixel's offset in an image's (padded) planes, for `slots` >= oh*ow entries (those past
+// the last pixel repeat its offset).
+std::vector<int64_t> pixel_offsets(const Conv2dGeom& g, int64_t slots) {
+  std::vector<int64_t> off(static_cast<size_t>(slots));
+  const int64_t wp = g.w + 2 * g.pw, pixels = g.oh * g.ow;
+  for (int64_t y = 0; y < g.oh; ++y)
+    for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
+  std::fill(off.begin() + pixels, off.end(), off[pixels - 1]);
+  return off;
+}
+
 // What the channel-vector form shares across the images of one call: the weights packed (k, o)
-// (the caller's, or packed here), and each output pixel's offset in an image's (padded) planes, to
-// a whole number of pixel tiles (the tile slots past the last pixel repeat its offset and are
-// never stored).
+// (the caller's, or packed here), and the pixel offsets to a whole number of pixel tiles (the
+// tile slots past the last pixel are never stored).
 struct ByChannel {
   std::unique_ptr<float[]> own;
   const float* wt;
@@ -244,11 +254,7 @@ struct ByChannel {
     }
     tile = pixel_tile(g.o);
     tiles = (pixels + tile - 1) / tile;
-    off.assign(static_cast<size_t>(tiles * tile), 0);
-    const int64_t wp = g.w + 2 * g.pw;
-    for (int64_t y = 0; y < g.oh; ++y)
-      for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
-    std::fill(off.begin() + pixels, off.end(), off[pixels - 1]);
+    off = pixel_offsets(g, tiles * tile);
   }
 };
 
@@ -292,6 +298,18 @@ void weight_grad_padded_width(const Conv2dGeom& g, const float* x_img, const flo
       std::fill(dst + g.ow, dst + wp, 0.f);
     }
   gemm_rows_serial(false, true, g.o, K, grid, 1.f, gpad, grid, window_rows(g, padded, 0), beta, wacc, K);
+}
+
+// dL/dw of one image in the channel-vector form, any stride: wacc_t (K, o) = Σ over the output
+// pixels of each tap's input times gout_img's channels at that pixel (gout_img made pixel-major in
+// scratch slot 0), added to wacc_t when accumulate. The tap reads are the forward's (off).
+void weight_grad_by_channel(const Conv2dGeom& g, const int64_t* off, const float* x_img, const float* gout_img,
+                            float* wacc_t, bool accumulate) {
+  const int64_t P = g.oh * g.ow;
+  const float* src = g.ph || g.pw ? pad_image(g, x_img) : x_img;
+  float* gout_t = scratch(0, static_cast<size_t>(P * g.o));
+  to_pixel_major(g.o, P, gout_img, gout_t);
+  conv_by_channel_weight_grad(g.o, g.c * g.kh * g.kw, P, window_rows(g, src, 0), off, gout_t, accumulate, wacc_t);
 }
 
 // dL/dx of a stride-1 convolution is itself one: dx[ci, y, x] = Σ_o Σ_ij gout[o, y + ph - i,
@@ -476,7 +494,8 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
 //                column entry that copied x[c, iy, ix] sends its gradient back there)
 //   dL/db[o]   = Σ_n Σ_p dL/dout[n, o, p]
 // The sum over n for dW runs over fixed image ranges (weight_parts), each range accumulating its
-// images in order into its own partial; the partials are then added in range order.
+// images in order into its own partial; the partials are then added in range order. In the
+// channel-vector form (weight_grad_by_channel) the partials are dWᵀ (K, o), transposed as added.
 void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx, float* gw,
                      float* gb) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
@@ -502,12 +521,16 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     gx = nullptr;
   }
   if (!gx && !gw) return;
+  const bool dw_by_channel = gw && by_channel_fits(g);
+  const std::vector<int64_t> off = dw_by_channel ? pixel_offsets(g, P) : std::vector<int64_t>();
 
   // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the
   // range's partial is assigned, then accumulated) and its input gradient into gx.
   auto one = [&](int64_t n, float* wacc, float wbeta, float* colbuf, float* dcolbuf, GemmFn mm) {
     const float* go = gout + n * out_img;
-    if (wacc && padded_width_fits(g)) {
+    if (wacc && dw_by_channel) {
+      weight_grad_by_channel(g, off.data(), x + n * in_img, go, wacc, wbeta != 0.f);
+    } else if (wacc && padded_width_fits(g)) {
       weight_grad_padded_width(g, x + n * in_img, go, wacc, wbeta);
     } else if (wacc) {
       const float* col = x + n * in_img;
@@ -531,7 +554,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     }
   };
 
-  if (g.n == 1) {  // one image: parallel GEMMs, the weight gradient accumulates straight into gw
+  if (g.n == 1 && !dw_by_channel) {  // one image: parallel GEMMs, the weight gradient added straight to gw
     one(0, gw, 1.f, gw ? scratch(0, col_size) : nullptr, gx ? scratch(1, col_size) : nullptr, gemm);
     return;
   }
@@ -569,7 +592,11 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
       const float* __restrict p = partial + q * wnum + i0;
       for (int64_t i = 0; i < len; ++i) sum[i] += p[i];
     }
-    for (int64_t i = 0; i < len; ++i) gw[i0 + i] += sum[i];
+    if (dw_by_channel) {
+      for (int64_t i = 0; i < len; ++i) gw[(i0 + i) % g.o * K + (i0 + i) / g.o] += sum[i];
+    } else {
+      for (int64_t i = 0; i < len; ++i) gw[i0 + i] += sum[i];
+    }
   });
 }
 

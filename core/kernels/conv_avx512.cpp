@@ -39,6 +39,42 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
 }
 
+// dwt rows 0 .. nk-1 (nk <= NK), channels 0 .. 16*NV-1 (+ c0 in the pointers), NK x NV = 24
+// accumulators: each pixel loads NV gradient vectors and broadcasts NK inputs. Past nk, the tile
+// reads row nk-1 again and stores nothing.
+template <int NV>
+void weight_tile(int64_t o, int64_t npix, const float* const* rows, const int64_t* off,
+                 const float* __restrict gout_t, int64_t nk, bool accumulate, float* dwt) {
+  constexpr int NK = 24 / NV;
+  __m512 acc[NK][NV];
+#pragma GCC unroll 12
+  for (int q = 0; q < NK; ++q)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[q][v] = _mm512_setzero_ps();
+  const float* r[NK];
+  for (int q = 0; q < NK; ++q) r[q] = rows[std::min<int64_t>(q, nk - 1)];
+  for (int64_t j = 0; j < npix; ++j, gout_t += o) {
+    const int64_t at = off[j];
+    __m512 gv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) gv[v] = _mm512_loadu_ps(gout_t + 16 * v);
+#pragma GCC unroll 12
+    for (int q = 0; q < NK; ++q) {
+      const __m512 x = _mm512_set1_ps(r[q][at]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[q][v] = _mm512_fmadd_ps(x, gv[v], acc[q][v]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int q = 0; q < NK; ++q)
+    if (q < nk)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* dst = dwt + q * o + 16 * v;
+        _mm512_storeu_ps(dst, accumulate ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[q][v]) : acc[q][v]);
+      }
+}
+
 }  // namespace
 
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt) {
@@ -57,6 +93,29 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
       if (ct == 64) tile<4>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
       else tile<2>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
     }
+}
+
+void conv_by_channel_weight_grad(int64_t o, int64_t k, int64_t npix, const float* const* rows, const int64_t* off,
+                                 const float* gout_t, bool accumulate, float* dwt) {
+  const int64_t ct = channel_tile(o), kt = 24 / (ct / 16);
+  for (int64_t c0 = 0; c0 < o; c0 += ct)
+    for (int64_t p = 0; p < k; p += kt) {
+      const int64_t nk = std::min(kt, k - p);
+      if (ct == 64) weight_tile<4>(o, npix, rows + p, off, gout_t + c0, nk, accumulate, dwt + p * o + c0);
+      else weight_tile<2>(o, npix, rows + p, off, gout_t + c0, nk, accumulate, dwt + p * o + c0);
+    }
+}
+
+void to_pixel_major(int64_t o, int64_t npix, const float* in, float* out_t) {
+  __m512 r[16];
+  for (int64_t j = 0; j < npix; j += 16) {
+    const __mmask16 pixels = avx512::first(npix - j);
+    for (int64_t c = 0; c < o; c += 16) {
+      for (int64_t q = 0; q < 16; ++q) r[q] = _mm512_maskz_loadu_ps(pixels, in + (c + q) * npix + j);
+      avx512::transpose16(r);  // r[q]: pixel j + q, channels c .. c+15
+      for (int64_t q = 0; q < 16 && j + q < npix; ++q) _mm512_storeu_ps(out_t + (j + q) * o + c, r[q]);
+    }
+  }
 }
 
 void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const float* out_t, const float* bias,
@@ -90,6 +149,9 @@ void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const flo
 namespace wick::kernels {
 void pack_by_channel(int64_t, int64_t, const float*, float*) {}
 void conv_by_channel(int64_t, int64_t, const float*, const float* const*, const int64_t*, int64_t, int64_t, float*) {}
+void conv_by_channel_weight_grad(int64_t, int64_t, int64_t, const float* const*, const int64_t*, const float*, bool,
+                                 float*) {}
+void to_pixel_major(int64_t, int64_t, const float*, float*) {}
 void store_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
 }  // namespace wick::kernels
 

@@ -22,6 +22,16 @@ void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t);
 
+// The weight gradient of conv_by_channel, for pixels 0 .. npix-1 of one image: dwt (k, o) =
+// Σ_j rows[p][off[j]] * gout_t[j][i], summed over j in order, then added to dwt when accumulate
+// (else assigned). gout_t is pixel-major (o floats per pixel, to_pixel_major); o a multiple of 32.
+void conv_by_channel_weight_grad(int64_t o, int64_t k, int64_t npix, const float* const* rows, const int64_t* off,
+                                 const float* gout_t, bool accumulate, float* dwt);
+
+// out_t (npix, o) = inᵀ for in (o, npix): the inverse of store_by_channel's transposition. o is a
+// multiple of 16.
+void to_pixel_major(int64_t o, int64_t npix, const float* in, float* out_t);
+
 // Pixels [p0, p1) of out (o, npix) = out_tᵀ + (add + bias), then max(., 0) when relu (NaN kept,
 // as wick::relu); out_t holds pixel j at j * o; bias (o) and add (o, npix) may be null (0). Blocks
 // of 16 pixels x 16 channels are transposed in registers. o is a multiple of 16.
