@@ -196,6 +196,10 @@ TEST_CASE("conv2d forward and gradients match float64 with either GEMM kernel, t
       {2, 5, 6, 5, 64, 3, 3, 1, 0, 1},  {1, 3, 10, 9, 64, 5, 5, 1, 2, 1}, {4, 32, 8, 8, 64, 3, 3, 1, 1, 1},
       {4, 64, 4, 4, 128, 3, 3, 1, 1, 1}, {3, 16, 13, 12, 32, 3, 3, 2, 1, 1}, {2, 8, 7, 9, 96, 3, 3, 1, 1, 1},
       {2, 5, 9, 8, 32, 3, 3, 1, 1, 1},
+      // 3x3 convs of 16k channels (but not 32k) compute dL/dw with 16 channels across the vector,
+      // two input channels' taps a tile: an odd channel count with stride 2, and 48 channels
+      // unpadded (the 16-channel cases above run it too).
+      {2, 5, 9, 10, 16, 3, 3, 2, 1, 1}, {2, 4, 6, 7, 48, 3, 3, 1, 0, 1},
       // One image with enough work (>= 2^20 multiply-adds) for conv2d_affine (the fused inference
       // path) to cut it in bands of rows, each padded, computed and stored apart: a 7x7 grid of 40
       // channels (padded-width, seven bands of one row; its dL/dx, 1024 channels, is a

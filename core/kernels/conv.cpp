@@ -309,7 +309,18 @@ void weight_grad_by_channel(const Conv2dGeom& g, const int64_t* off, const float
   const float* src = g.ph || g.pw ? pad_image(g, x_img) : x_img;
   float* gout_t = scratch(0, static_cast<size_t>(P * g.o));
   to_pixel_major(g.o, P, gout_img, gout_t);
-  conv_by_channel_weight_grad(g.o, g.c * g.kh * g.kw, P, window_rows(g, src, 0), off, gout_t, accumulate, wacc_t);
+  if (by_channel_fits(g)) {
+    conv_by_channel_weight_grad(g.o, g.c * g.kh * g.kw, P, window_rows(g, src, 0), off, gout_t, accumulate, wacc_t);
+  } else {
+    const int64_t wp = g.w + 2 * g.pw;
+    conv3x3_weight_grad(g.o, g.c, P, src, (g.h + 2 * g.ph) * wp, wp, off, gout_t, accumulate, wacc_t);
+  }
+}
+
+// Where weight_grad_by_channel runs: by_channel_fits, or a 3x3 convolution of 16k channels.
+bool weight_grad_by_channel_fits(const Conv2dGeom& g) {
+  return by_channel_fits(g) || (g.groups == 1 && g.dh == 1 && g.dw == 1 && g.kh == 3 && g.kw == 3 &&
+                                g.o % 16 == 0 && gemm_kernel() == GemmKernel::Avx512);
 }
 
 // dL/dx of a stride-1 convolution is itself one: dx[ci, y, x] = Σ_o Σ_ij gout[o, y + ph - i,
@@ -521,7 +532,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     gx = nullptr;
   }
   if (!gx && !gw) return;
-  const bool dw_by_channel = gw && by_channel_fits(g);
+  const bool dw_by_channel = gw && weight_grad_by_channel_fits(g);
   const std::vector<int64_t> off = dw_by_channel ? pixel_offsets(g, P) : std::vector<int64_t>();
 
   // Image n: adds its weight gradient into wacc (beta 0 for the first image of a range, so the

@@ -75,6 +75,40 @@ void weight_tile(int64_t o, int64_t npix, const float* const* rows, const int64_
       }
 }
 
+// dwt rows of input channels 0 .. NC-1 (9 taps each), 16 channels: 9*NC accumulators; each pixel
+// loads one gradient vector and broadcasts the taps from three rows per channel.
+template <int NC>
+void weight_tile_3x3(int64_t o, int64_t npix, const float* x, int64_t plane, int64_t wp, const int64_t* off,
+                     const float* __restrict gout_t, bool accumulate, float* dwt) {
+  __m512 acc[NC][9];
+#pragma GCC unroll 2
+  for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) acc[c][t] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < npix; ++j, gout_t += o) {
+    const __m512 gv = _mm512_loadu_ps(gout_t);
+    const float* row[NC][3];  // the window's rows; the taps along a row are displacements from it
+#pragma GCC unroll 2
+    for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 3
+      for (int i = 0; i < 3; ++i) row[c][i] = x + off[j] + c * plane + i * wp;
+#pragma GCC unroll 2
+    for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 3
+      for (int i = 0; i < 3; ++i)
+#pragma GCC unroll 3
+        for (int t = 0; t < 3; ++t)
+          acc[c][i * 3 + t] = _mm512_fmadd_ps(_mm512_set1_ps(row[c][i][t]), gv, acc[c][i * 3 + t]);
+  }
+#pragma GCC unroll 2
+  for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) {
+      float* dst = dwt + (c * 9 + t) * o;
+      _mm512_storeu_ps(dst, accumulate ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[c][t]) : acc[c][t]);
+    }
+}
+
 }  // namespace
 
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt) {
@@ -103,6 +137,17 @@ void conv_by_channel_weight_grad(int64_t o, int64_t k, int64_t npix, const float
       const int64_t nk = std::min(kt, k - p);
       if (ct == 64) weight_tile<4>(o, npix, rows + p, off, gout_t + c0, nk, accumulate, dwt + p * o + c0);
       else weight_tile<2>(o, npix, rows + p, off, gout_t + c0, nk, accumulate, dwt + p * o + c0);
+    }
+}
+
+void conv3x3_weight_grad(int64_t o, int64_t c, int64_t npix, const float* x, int64_t plane, int64_t wp,
+                         const int64_t* off, const float* gout_t, bool accumulate, float* dwt) {
+  for (int64_t c0 = 0; c0 < o; c0 += 16)
+    for (int64_t ci = 0; ci < c; ci += 2) {
+      const float* xc = x + ci * plane;
+      float* d = dwt + ci * 9 * o + c0;
+      if (ci + 1 < c) weight_tile_3x3<2>(o, npix, xc, plane, wp, off, gout_t + c0, accumulate, d);
+      else weight_tile_3x3<1>(o, npix, xc, plane, wp, off, gout_t + c0, accumulate, d);
     }
 }
 
@@ -151,6 +196,8 @@ void pack_by_channel(int64_t, int64_t, const float*, float*) {}
 void conv_by_channel(int64_t, int64_t, const float*, const float* const*, const int64_t*, int64_t, int64_t, float*) {}
 void conv_by_channel_weight_grad(int64_t, int64_t, int64_t, const float* const*, const int64_t*, const float*, bool,
                                  float*) {}
+void conv3x3_weight_grad(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const int64_t*, const float*, bool,
+                         float*) {}
 void to_pixel_major(int64_t, int64_t, const float*, float*) {}
 void store_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
 }  // namespace wick::kernels

@@ -28,6 +28,13 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
 void conv_by_channel_weight_grad(int64_t o, int64_t k, int64_t npix, const float* const* rows, const int64_t* off,
                                  const float* gout_t, bool accumulate, float* dwt);
 
+// The same for a 3x3 convolution (unit dilation, any stride) of 16k output channels, where a tile
+// of one vector of channels would need 24 taps' row pointers: x is the c (padded) input planes,
+// `plane` floats apart with rows of wp, and a tile is 2 input channels' 18 taps x 16 channels,
+// each tap a fixed displacement from the pixel's window. dwt is (c*9, o).
+void conv3x3_weight_grad(int64_t o, int64_t c, int64_t npix, const float* x, int64_t plane, int64_t wp,
+                         const int64_t* off, const float* gout_t, bool accumulate, float* dwt);
+
 // out_t (npix, o) = inᵀ for in (o, npix): the inverse of store_by_channel's transposition. o is a
 // multiple of 16.
 void to_pixel_major(int64_t o, int64_t npix, const float* in, float* out_t);
