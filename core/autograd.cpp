@@ -15,14 +15,26 @@ thread_local bool grad_enabled = true;
 BackwardObserver backward_observer;
 
 void check_version(const Node& node, const SavedTensor& saved, const char* what) {
-  WICK_CHECK(saved.value.defined(), "backward of ", node.name, ": ", what,
+  WICK_CHECK(saved.value.defined() || saved.recompute, "backward of ", node.name, ": ", what,
              " was not saved by its forward (a bug in that op: list it in its Saves)");
-  WICK_CHECK(saved.value.impl()->storage->version == saved.version, "backward of ", node.name,
-             ": a tensor it saved (shape ", shape_str(saved.value.shape()),
+  const std::shared_ptr<Storage> storage = saved.recompute ? saved.storage.lock() : saved.value.impl()->storage;
+  WICK_CHECK(!storage || storage->version == saved.version, "backward of ", node.name, ": a tensor it saved (",
+             saved.recompute ? "of shape " + shape_str(node.shape) : "shape " + shape_str(saved.value.shape()),
              ") was modified by an in-place operation after the forward pass");
 }
 
-SavedTensor save(const Tensor& t) { return {t.detach(), t.impl()->storage->version}; }
+// The value, or only its recipe when t is the whole result of a recomputable node.
+SavedTensor save(const Tensor& t) {
+  if (is_recomputable(t)) return {Tensor(), t.impl()->storage->version, true, t.impl()->storage};
+  return {t.detach(), t.impl()->storage->version};
+}
+
+// The result of `node` made again, kept in node.remade for the rest of the backward's use of it.
+const Tensor& remade(Node& node) {
+  WICK_CHECK(node.recompute, "backward: ", node.name, " already released what it saved; pass retain_graph=true");
+  if (!node.remade.defined()) node.remade = node.recompute(node);
+  return node.remade;
+}
 
 }  // namespace
 
@@ -32,13 +44,25 @@ void set_backward_observer(BackwardObserver observer) { backward_observer = std:
 
 const Tensor& BackwardCtx::out() const {
   check_version(node_, node_.saved_out, "its result");
-  return node_.saved_out.value;
+  return node_.saved_out.recompute ? remade(node_) : node_.saved_out.value;
 }
 
 const Tensor& BackwardCtx::input(size_t i) const {
   const SavedTensor& saved = node_.saved_inputs.at(i);
   check_version(node_, saved, "an input it reads");
+  return saved.recompute ? remade(*node_.next[i].node) : saved.value;
+}
+
+const Tensor& saved_input(const Node& node, size_t i) {
+  const SavedTensor& saved = node.saved_inputs.at(i);
+  check_version(node, saved, "an input it reads");
+  WICK_CHECK(!saved.recompute, "recompute of ", node.name, ": input ", i, " is itself recomputed");
   return saved.value;
+}
+
+bool is_recomputable(const Tensor& t) {
+  const std::shared_ptr<Node>& node = t.grad_fn();
+  return node && node->recompute && t.is_contiguous() && t.impl()->offset == 0 && t.shape() == node->shape;
 }
 
 Tensor& BackwardCtx::grad_in(size_t i) {
@@ -115,6 +139,13 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
   node->fn = std::move(fn);
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
+}
+
+void set_recompute(const Tensor& out, std::function<Tensor(const Node&)> fn) {
+  Node* node = out.grad_fn().get();
+  if (!node) return;  // not recorded (no grad needed)
+  node->recompute = std::move(fn);
+  if (node->saved_out.value.defined()) node->saved_out = save(out);  // now only its recipe
 }
 
 void check_inplace(const Tensor& t, const char* op) {
@@ -212,6 +243,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         node->fn(ctx);
       }
     }
+    node->remade = {};
     if (!pending.empty())
       for (const Edge& e : node->next)
         if (e.leaf && e.leaf->post_accumulate_grad_hook && --pending[e.leaf.get()] == 0)
@@ -221,6 +253,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       node->saved_inputs.clear();
       node->saved_out = {};
       node->fn = nullptr;
+      node->recompute = nullptr;
       node->released = true;
     }
   }

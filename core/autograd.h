@@ -23,10 +23,14 @@ struct Edge {
 };
 
 // A value a backward reads: an alias of the tensor's storage (no graph reference, so an op may
-// save its own result without a cycle) and the storage version it had when saved.
+// save its own result without a cycle) and the storage version it had when saved. The result of a
+// node that can make it again (Node::recompute) is not kept: `value` stays empty, `recompute` is
+// set, and `storage` still lets the backward see an in-place change while the tensor lives.
 struct SavedTensor {
   Tensor value;
   uint64_t version = 0;
+  bool recompute = false;  // made again by the producer's Node::recompute (an input's, or this node's)
+  std::weak_ptr<Storage> storage;
 };
 
 // What an op's backward reads besides the output's gradient. Nothing else the forward touched is
@@ -46,6 +50,13 @@ struct Node {
   std::shared_ptr<TensorImpl> grad;   // the output's gradient, accumulated during backward
   BackwardFn fn;
   bool released = false;  // set after a backward that did not retain the graph
+  // Activation recomputation. Set by an op whose result is cheap to make again, bit for bit, from
+  // what its node saved (a batch norm's per-channel map; an elementwise op of such a result): an op
+  // that saves this result keeps the recipe instead of the value, so the activation is freed after
+  // the forward. The backward makes it at most once, into `remade`, dropped after this node's own
+  // backward has run (the last to need it: its consumers run before it).
+  std::function<Tensor(const Node&)> recompute;
+  Tensor remade;
 };
 
 // What a backward function sees. It reads the output's gradient and adds (never assigns) each
@@ -106,6 +117,14 @@ AffineInputs affine_inputs(const Tensor& x, const Tensor& weight, const Tensor& 
 // Attaches `fn` as the backward of `out` when should_record(inputs); `out` then requires grad.
 // `saves` names what fn reads through BackwardCtx::input and ::out; the graph keeps nothing else.
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, const Saves& saves = {});
+
+// Makes the result `out` of the op that has just recorded it recomputable (Node::recompute), when
+// it was recorded: `fn` gets that node and returns a new tensor of out's values, bit for bit.
+void set_recompute(const Tensor& out, std::function<Tensor(const Node&)> fn);
+// For recompute functions: a node's saved input i, checked unmodified; and true when t is the
+// whole result of a recomputable node (what an elementwise op of t may build its own recipe on).
+const Tensor& saved_input(const Node& node, size_t i);
+bool is_recomputable(const Tensor& t);
 
 // Calls `hook` during every backward() that reaches `leaf` (a leaf that requires grad), right after
 // the last node that adds into its gradient has run: its grad() is then final for that backward

@@ -190,3 +190,47 @@ TEST_CASE("an op's backward may read only what its record() saved") {
   CHECK_THROWS_WITH_AS(record(z, "bad", {x}, [](BackwardCtx&) {}, {.inputs = {1}}),
                        doctest::Contains("Saves lists input 1"), Error);
 }
+
+TEST_CASE("a batch norm's result, and a ReLU of it, are made again in the backward instead of kept") {
+  manual_seed(7);
+  Tensor x = randn({4, 3, 8, 8}).requires_grad_();
+  Tensor w1 = randn({6, 3, 3, 3}).requires_grad_(), w2 = randn({5, 6, 3, 3}).requires_grad_();
+  Tensor gamma = full({6}, 0.7).requires_grad_(), beta = full({6}, 0.1).requires_grad_();
+  Tensor rm = zeros({6}), rv = ones({6});
+  Tensor* leaves[] = {&x, &w1, &w2, &gamma, &beta};
+  // keep: mul by 1 before the ReLU (exact) makes nothing recomputable, so the graph keeps the values.
+  auto run = [&](bool fused, bool keep, bool training) {
+    for (Tensor* t : leaves) t->set_grad(Tensor());
+    Tensor c = conv2d(x, w1, Tensor(), {1, 1}, {1, 1});
+    Tensor y = fused ? batch_norm_relu(c, rm, rv, gamma, beta, training, 0.1, 1e-5)
+                     : relu(keep ? mul(batch_norm(c, rm, rv, gamma, beta, training, 0.1, 1e-5), 1.0)
+                                 : batch_norm(c, rm, rv, gamma, beta, training, 0.1, 1e-5));
+    std::weak_ptr<Storage> y_mem = y.impl()->storage;
+    Tensor loss = sum(mul(conv2d(y, w2, Tensor(), {1, 1}, {1, 1}), 0.5));
+    y = Tensor();
+    CHECK(y_mem.expired() == !keep);  // kept by conv2d (and relu) only when not recomputable
+    loss.backward();
+    std::vector<Tensor> grads;
+    for (const Tensor* t : leaves) grads.push_back(t->grad().clone());
+    return grads;
+  };
+  for (bool training : {true, false}) {
+    const std::vector<Tensor> kept = run(false, true, training);
+    for (bool fused : {false, true}) {
+      const std::vector<Tensor> remade = run(fused, false, training);
+      for (size_t k = 0; k < kept.size(); ++k)
+        CHECK(remade[k].to_vector<float>() == kept[k].to_vector<float>());  // the same bits
+    }
+  }
+}
+
+TEST_CASE("a recomputed activation still may not be modified in place after the forward") {
+  Tensor c = from_vector(std::vector<float>{-1, 0.5f, 2, 3}).view({2, 2}).requires_grad_();
+  Tensor y = relu(batch_norm(c, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5));
+  Tensor loss = sum(mul(y, from_vector(std::vector<float>{1, 2, 3, 4}).view({2, 2})));
+  {
+    NoGradGuard g;
+    y.fill_(0);
+  }
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("modified by an in-place operation"), Error);
+}

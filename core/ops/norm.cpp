@@ -166,12 +166,8 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   //     stay this process's own sums, averaged like any other parameter's gradient.
   // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0, out being
   // recomputed from x with the forward's a and β (so only x is kept, not out).
-  if (!relu) {  // the backward needs them only for the ReLU's mask
-    a.clear();
-    beta.clear();
-  }
   const char* name = sync ? "sync_batch_norm" : relu ? "batch_norm_relu" : "batch_norm";
-  record(out, name, in.inputs, [mean, invstd, training, iw, ib, N, C, S, n, n_here, sync, a, beta](BackwardCtx& ctx) {
+  record(out, name, in.inputs, [mean, invstd, training, iw, ib, N, C, S, n, n_here, sync, relu, a, beta](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -181,12 +177,12 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     const float* px = xin.data<float>();
     const float* g = ctx.grad_out().data<float>();
     const kernels::BnRelu relu_of{a.data(), beta.data()};
-    const kernels::BnRelu* relu = a.empty() ? nullptr : &relu_of;
+    const kernels::BnRelu* relu_mask = relu ? &relu_of : nullptr;
     const bool need_w = iw >= 0 && ctx.needs_grad(iw), need_b = ib >= 0 && ctx.needs_grad(ib);
     const bool need_x = ctx.needs_grad(0);
     std::vector<double> sum_g(static_cast<size_t>(C)), sum_gxc(static_cast<size_t>(C));
     if ((need_w || need_b || (need_x && training)) && n_here > 0)
-      kernels::batch_norm_grad_sums(px, g, relu, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
+      kernels::batch_norm_grad_sums(px, g, relu_mask, mean.data(), N, C, S, sum_g.data(), sum_gxc.data());
     if (need_w) {
       float* gw = ctx.grad_in(iw).data<float>();
       for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<float>(invstd[c] * sum_gxc[c]);
@@ -213,8 +209,15 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     }
     bool assign = false;
     float* dx = ctx.grad_in_or_new(0, assign).data<float>();
-    kernels::batch_norm_input_grad(px, g, relu, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
+    kernels::batch_norm_input_grad(px, g, relu_mask, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
   }, in.saves);
+  // The result is made again from the saved x in the backward of whatever saved it (autograd.h).
+  set_recompute(out, [mean, a, beta, N, C, S, relu](const Node& node) {
+    Tensor xin = saved_input(node, 0).contiguous();
+    Tensor y = empty(xin.shape());
+    kernels::batch_norm_apply(xin.data<float>(), y.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
+    return y;
+  });
   if (trace::active())
     trace::op(relu ? "batch_norm_relu" : "batch_norm", out, {x, weight, bias, running_mean, running_var},
               {{"training", {training}}, {"eps", {}, eps}});

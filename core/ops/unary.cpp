@@ -14,18 +14,22 @@ namespace {
 
 enum class Reads { nothing, input, result };
 
+template <typename F>
+void apply(const float* px, float* po, int64_t n, F f) {
+  parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
+  });
+}
+
 // y = f(x) elementwise over a contiguous copy of x; records the backward dL/dx = dx(g, v).
 // dx is a whole expression rather than a factor so a mask (relu) compiles to a select, not a branch.
+// When x is a recomputable result (a batch norm's), so is y: f over x made again (autograd.h).
 template <typename F, typename DX>
 Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx, std::vector<trace::Attr> attrs = {}) {
   WICK_CHECK(x.dtype() == Dtype::Float32, op, ": expects a float32 tensor, got ", dtype_name(x.dtype()));
   Tensor xc = x.contiguous();
   Tensor out = empty(x.shape());
-  const float* px = xc.data<float>();
-  float* po = out.data<float>();
-  parallel_for(0, out.numel(), 32768, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
-  });
+  apply(xc.data<float>(), out.data<float>(), out.numel(), f);
   const Saves saves = reads == Reads::input    ? Saves{.inputs = {0}}
                       : reads == Reads::result ? Saves{.inputs = {}, .out = true}
                                                : Saves{};
@@ -39,6 +43,13 @@ Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx, std::vect
       for (int64_t i = b; i < e; ++i) gx[i] += dx(g[i], vs[i]);
     });
   }, saves);
+  if (is_recomputable(x))
+    set_recompute(out, [f](const Node& node) {
+      const Node& in = *node.next[0].node;
+      Tensor y = in.recompute(in);
+      apply(y.data<float>(), y.data<float>(), y.numel(), f);
+      return y;
+    });
   if (trace::active()) trace::op(op, out, {x}, std::move(attrs));
   return out;
 }
