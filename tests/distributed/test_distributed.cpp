@@ -174,7 +174,7 @@ TEST_CASE("fit on two processes: a loss that is not finite on one process stops 
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1));
   int64_t steps = 0;
   train::FitHooks hooks;
-  hooks.on_step = [&](const train::StepInfo& s) { return ++steps, true; };
+  hooks.on_step = [&](const train::StepInfo&) { return ++steps, true; };
   CHECK_THROWS_WITH_AS(train::fit(*model, sgd, set, train::FitOptions().batch_size(8).shuffle(false).progress(false), hooks),
                        doctest::Contains("diverged at step 3"), Error);
   CHECK(steps == 2);
