@@ -82,6 +82,14 @@ Tensor& BackwardCtx::grad_in_or_new(size_t i, bool& assign) {
   return grad_in(i);
 }
 
+bool BackwardCtx::pass_grad_out(size_t i) {
+  const Edge& e = node_.next.at(i);
+  std::shared_ptr<TensorImpl>* acc = e.node ? &e.node->grad : e.leaf ? &e.leaf->grad : nullptr;
+  if (!acc || *acc || grad_out_.shape() != (e.node ? e.node->shape : e.leaf->shape)) return false;
+  *acc = grad_out_.impl_ptr();  // the engine drops its own handle once this node has run
+  return true;
+}
+
 bool should_record(std::initializer_list<const Tensor*> inputs) {
   if (!grad_enabled) return false;
   for (const Tensor* t : inputs)

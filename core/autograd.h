@@ -74,6 +74,10 @@ class BackwardCtx {
   // than adds (saving a pass over memory); otherwise this is grad_in(i) and `assign` is false.
   // The caller must finish writing before asking for another input's gradient.
   Tensor& grad_in_or_new(size_t i, bool& assign);
+  // When input i has no accumulator yet and the output's shape, makes the output's gradient that
+  // accumulator as it is (no copy: the gradient of an add, say, passes through) and returns true.
+  // The caller must not write into grad_out() afterwards.
+  bool pass_grad_out(size_t i);
 
  private:
   Node& node_;

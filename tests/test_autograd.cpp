@@ -234,3 +234,31 @@ TEST_CASE("a recomputed activation still may not be modified in place after the 
   }
   CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("modified by an in-place operation"), Error);
 }
+
+TEST_CASE("an add hands its gradient to one input as it is, and a copy to the other") {
+  Tensor a = zeros({256, 256}).requires_grad_(), b = zeros({256, 256}).requires_grad_();
+  Tensor y = add(a, b, 3.0);
+  Tensor g = randn({256, 256});
+  const size_t before = buffer_stats().in_use, one = 256 * 256 * sizeof(float);
+  reset_buffer_peak();
+  y.backward(g);
+  CHECK(buffer_stats().peak_in_use - before <= 2 * one);  // the seed, now a's gradient, and b's
+  CHECK(!a.grad().same_storage(b.grad()));
+  CHECK(a.grad().to_vector<float>() == g.to_vector<float>());
+  CHECK(b.grad().to_vector<float>() == mul(g, 3.0).to_vector<float>());
+}
+
+TEST_CASE("a gradient an add handed on keeps accumulating for its own input only") {
+  Tensor x = from_vector(std::vector<float>{1, -2, 3}).requires_grad_();
+  Tensor c = from_vector(std::vector<float>{0.5f, 2, -1}), d = from_vector(std::vector<float>{4, -3, 0.25f});
+  for (bool h_first : {true, false}) {
+    x.set_grad(Tensor());
+    Tensor h = mul(x, 2.0), k = mul(x, 3.0), x2 = mul(x, 1.0);
+    Tensor s = h_first ? add(h, k) : add(k, h);
+    // dL/dh = c + d (from s and from h itself), dL/dk = c, dL/dx2 = 2 (add(x2, x2))
+    Tensor loss = add(add(sum(mul(s, c)), sum(mul(h, d))), sum(add(x2, x2)));
+    loss.backward();
+    // dL/dx = 2 (c + d) + 3 c + 2
+    CHECK(x.grad().to_vector<float>() == std::vector<float>{2 * 4.5f + 1.5f + 2, 2 * -1.f + 6 + 2, 2 * -0.75f - 3 + 2});
+  }
+}

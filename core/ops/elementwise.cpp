@@ -39,11 +39,18 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* op, F f) {
   return out;
 }
 
-// Adds g (broadcast shape) into input i's gradient, scaled, reducing broadcast dims.
+// Adds g (broadcast shape) into input i's gradient, scaled, reducing broadcast dims; stores it
+// when that gradient has no accumulator yet.
 void accumulate(BackwardCtx& ctx, size_t i, const Tensor& g, double scale = 1.0) {
   if (!ctx.needs_grad(i)) return;
-  Tensor& gi = ctx.grad_in(i);
-  gi.add_(sum_to_shape(g, gi.shape()), scale);
+  bool assign = false;
+  Tensor& gi = ctx.grad_in_or_new(i, assign);
+  if (!assign) {
+    gi.add_(sum_to_shape(g, gi.shape()), scale);
+    return;
+  }
+  gi.copy_(sum_to_shape(g, gi.shape()));
+  if (scale != 1.0) gi.mul_(scale);
 }
 
 }  // namespace
@@ -52,8 +59,8 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   const float al = static_cast<float>(alpha);
   Tensor out = binary(a, b, "add", [al](float x, float y) { return x + al * y; });
   record(out, "add", {a, b}, [alpha](BackwardCtx& ctx) {
-    accumulate(ctx, 0, ctx.grad_out());
-    accumulate(ctx, 1, ctx.grad_out(), alpha);
+    accumulate(ctx, 1, ctx.grad_out(), alpha);  // first: input 0 may take grad_out itself
+    if (!ctx.needs_grad(0) || !ctx.pass_grad_out(0)) accumulate(ctx, 0, ctx.grad_out());
   });
   if (trace::active()) trace::op("add", out, {a, b}, {{"alpha", {}, alpha}});
   return out;

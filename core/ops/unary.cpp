@@ -38,9 +38,13 @@ Tensor unary(const Tensor& x, const char* op, Reads reads, F f, DX dx, std::vect
     Tensor v = reads == Reads::input ? ctx.input(0).contiguous() : reads == Reads::result ? ctx.out() : ctx.grad_out();
     const float* vs = v.data<float>();
     const float* g = ctx.grad_out().data<float>();
-    float* gx = ctx.grad_in(0).data<float>();
+    bool assign = false;  // the input's gradient is new: store rather than add
+    float* gx = ctx.grad_in_or_new(0, assign).data<float>();
     parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) gx[i] += dx(g[i], vs[i]);
+      if (assign)
+        for (int64_t i = b; i < e; ++i) gx[i] = dx(g[i], vs[i]);
+      else
+        for (int64_t i = b; i < e; ++i) gx[i] += dx(g[i], vs[i]);
     });
   }, saves);
   if (is_recomputable(x))
