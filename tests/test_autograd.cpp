@@ -262,3 +262,18 @@ TEST_CASE("a gradient an add handed on keeps accumulating for its own input only
     CHECK(x.grad().to_vector<float>() == std::vector<float>{2 * 4.5f + 1.5f + 2, 2 * -1.f + 6 + 2, 2 * -0.75f - 3 + 2});
   }
 }
+
+TEST_CASE("a retained graph makes a recomputed activation again in every backward") {
+  manual_seed(8);
+  Tensor c = randn({4, 3, 5, 5}).requires_grad_();
+  Tensor w = randn({2, 3, 3, 3}).requires_grad_();
+  Tensor y = relu(batch_norm(c, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5));
+  Tensor loss = sum(conv2d(y, w, Tensor(), {1, 1}, {0, 0}));
+  y = Tensor();
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  const Tensor once_c = c.grad().clone(), once_w = w.grad().clone();
+  loss.backward();
+  CHECK(c.grad().to_vector<float>() == add(once_c, once_c).to_vector<float>());
+  CHECK(w.grad().to_vector<float>() == add(once_w, once_w).to_vector<float>());
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("second time"), Error);
+}
