@@ -167,7 +167,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   // With the ReLU fused, g above is the ReLU's backward of dL/d out: 0 where out <= 0, out being
   // recomputed from x with the forward's a and β (so only x is kept, not out).
   const char* name = sync ? "sync_batch_norm" : relu ? "batch_norm_relu" : "batch_norm";
-  record(out, name, in.inputs, [mean, invstd, training, iw, ib, N, C, S, n, n_here, sync, relu, a, beta](BackwardCtx& ctx) {
+  const auto backward = [mean, invstd, training, iw, ib, N, C, S, n, n_here, sync, relu, a, beta](BackwardCtx& ctx) {
     if (n == 0) {
       for (size_t i = 0; i < 3; ++i)
         if ((i == 0 || static_cast<int>(i) == iw || static_cast<int>(i) == ib) && ctx.needs_grad(i)) ctx.grad_in(i);
@@ -210,7 +210,8 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     bool assign = false;
     float* dx = ctx.grad_in_or_new(0, assign).data<float>();
     kernels::batch_norm_input_grad(px, g, relu_mask, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
-  }, in.saves);
+  };
+  record(out, name, in.inputs, backward, in.saves);
   // The result is made again from the saved x in the backward of whatever saved it (autograd.h).
   set_recompute(out, [mean, a, beta, N, C, S, relu](const Node& node) {
     Tensor xin = saved_input(node, 0).contiguous();
