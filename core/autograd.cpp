@@ -14,14 +14,21 @@ namespace {
 thread_local bool grad_enabled = true;
 BackwardObserver backward_observer;
 
-void check_version(const Node& node, const SavedTensor& saved, const char* what) {
+// `maker`: for a value saved as a recipe, the node whose result it is.
+void check_version(const Node& node, const SavedTensor& saved, const char* what, const Node* maker = nullptr) {
   WICK_CHECK(saved.value.defined() || saved.recompute, "backward of ", node.name, ": ", what,
              " was not saved by its forward (a bug in that op: list it in its Saves)");
   const std::shared_ptr<Storage> storage = saved.recompute ? saved.storage.lock() : saved.value.impl()->storage;
-  WICK_CHECK(!storage || storage->version == saved.version, "backward of ", node.name, ": a tensor it saved (",
-             saved.recompute ? "of shape " + shape_str(node.shape) : "shape " + shape_str(saved.value.shape()),
+  WICK_CHECK(!storage || storage->version == saved.version, "backward of ", node.name, ": a tensor it saved (shape ",
+             shape_str(saved.recompute ? maker->shape : saved.value.shape()),
              ") was modified by an in-place operation after the forward pass");
 }
+
+// Where the gradient of an edge's input accumulates (null when it needs none), and its shape.
+std::shared_ptr<TensorImpl>* accumulator(const Edge& e) {
+  return e.node ? &e.node->grad : e.leaf ? &e.leaf->grad : nullptr;
+}
+const Shape& grad_shape(const Edge& e) { return e.node ? e.node->shape : e.leaf->shape; }
 
 // The value, or only its recipe when t is the whole result of a recomputable node.
 SavedTensor save(const Tensor& t) {
@@ -43,20 +50,20 @@ void set_grad_enabled(bool on) { grad_enabled = on; }
 void set_backward_observer(BackwardObserver observer) { backward_observer = std::move(observer); }
 
 const Tensor& BackwardCtx::out() const {
-  check_version(node_, node_.saved_out, "its result");
+  check_version(node_, node_.saved_out, "its result", &node_);
   return node_.saved_out.recompute ? remade(node_) : node_.saved_out.value;
 }
 
 const Tensor& BackwardCtx::input(size_t i) const {
   const SavedTensor& saved = node_.saved_inputs.at(i);
-  check_version(node_, saved, "an input it reads");
+  check_version(node_, saved, "an input it reads", node_.next[i].node.get());
   return saved.recompute ? remade(*node_.next[i].node) : saved.value;
 }
 
 const Tensor& saved_input(const Node& node, size_t i) {
   const SavedTensor& saved = node.saved_inputs.at(i);
-  check_version(node, saved, "an input it reads");
   WICK_CHECK(!saved.recompute, "recompute of ", node.name, ": input ", i, " is itself recomputed");
+  check_version(node, saved, "an input it reads");
   return saved.value;
 }
 
@@ -68,24 +75,24 @@ bool is_recomputable(const Tensor& t) {
 Tensor& BackwardCtx::grad_in(size_t i) {
   const Edge& e = node_.next.at(i);
   WICK_CHECK(e.requires_grad(), "backward of ", node_.name, ": input ", i, " needs no gradient");
-  std::shared_ptr<TensorImpl>& acc = e.node ? e.node->grad : e.leaf->grad;
-  if (!acc) acc = zeros(e.node ? e.node->shape : e.leaf->shape).impl_ptr();
+  std::shared_ptr<TensorImpl>& acc = *accumulator(e);
+  if (!acc) acc = zeros(grad_shape(e)).impl_ptr();
   if (!grads_[i].defined()) grads_[i] = Tensor(acc);
   return grads_[i];
 }
 
 Tensor& BackwardCtx::grad_in_or_new(size_t i, bool& assign) {
   const Edge& e = node_.next.at(i);
-  std::shared_ptr<TensorImpl>* acc = e.node ? &e.node->grad : e.leaf ? &e.leaf->grad : nullptr;
+  std::shared_ptr<TensorImpl>* acc = accumulator(e);
   assign = acc && !*acc;
-  if (assign) *acc = empty(e.node ? e.node->shape : e.leaf->shape).impl_ptr();
+  if (assign) *acc = empty(grad_shape(e)).impl_ptr();
   return grad_in(i);
 }
 
 bool BackwardCtx::pass_grad_out(size_t i) {
   const Edge& e = node_.next.at(i);
-  std::shared_ptr<TensorImpl>* acc = e.node ? &e.node->grad : e.leaf ? &e.leaf->grad : nullptr;
-  if (!acc || *acc || grad_out_.shape() != (e.node ? e.node->shape : e.leaf->shape)) return false;
+  std::shared_ptr<TensorImpl>* acc = accumulator(e);
+  if (!acc || *acc || grad_out_.shape() != grad_shape(e)) return false;
   *acc = grad_out_.impl_ptr();  // the engine drops its own handle once this node has run
   return true;
 }

@@ -146,11 +146,16 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
   }
   // y = (x − μ)·a + β per channel, a = γ·invstd.
   const std::vector<double> gamma = channel_values(weight, C, 1.0);
-  std::vector<double> beta = channel_values(bias, C, 0.0);
+  const std::vector<double> beta = channel_values(bias, C, 0.0);
   std::vector<double> a(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) a[c] = gamma[c] * invstd[c];
-  Tensor out = empty(x.shape());
-  kernels::batch_norm_apply(xc.data<float>(), out.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
+  // The forward, and its remake in the backward of whatever saves the result (autograd.h).
+  const auto normalize = [mean, a, beta, N, C, S, relu](const Tensor& xin) {
+    Tensor y = empty(xin.shape());
+    kernels::batch_norm_apply(xin.data<float>(), y.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
+    return y;
+  };
+  Tensor out = normalize(xc);
 
   AffineInputs in = affine_inputs(x, weight, bias);
   const int iw = in.iw, ib = in.ib;
@@ -212,13 +217,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& running_mean, const Tensor
     kernels::batch_norm_input_grad(px, g, relu_mask, mean.data(), A.data(), B.data(), K.data(), N, C, S, assign, dx);
   };
   record(out, name, in.inputs, backward, in.saves);
-  // The result is made again from the saved x in the backward of whatever saved it (autograd.h).
-  set_recompute(out, [mean, a, beta, N, C, S, relu](const Node& node) {
-    Tensor xin = saved_input(node, 0).contiguous();
-    Tensor y = empty(xin.shape());
-    kernels::batch_norm_apply(xin.data<float>(), y.data<float>(), N, C, S, mean.data(), a.data(), beta.data(), relu);
-    return y;
-  });
+  set_recompute(out, [normalize](const Node& node) { return normalize(saved_input(node, 0).contiguous()); });
   if (trace::active())
     trace::op(relu ? "batch_norm_relu" : "batch_norm", out, {x, weight, bias, running_mean, running_var},
               {{"training", {training}}, {"eps", {}, eps}});
