@@ -15,6 +15,14 @@
 #include "core/kernels/gemm.h"
 #include "core/parallel.h"
 
+// OpenBLAS's pthread build starts (cores - 1) threads when it loads, and each spins on its queue
+// for about 0.1 s (2^28 time-stamp ticks) before it sleeps. wick never gives them work, but the
+// spinning thread holds a core meanwhile, so a oneTBB worker woken then runs on the caller's core:
+// small-cnn's batch-1 forward took 0.107 ms for its first ~900 calls in a process, 0.069 after.
+// This OpenBLAS function (also what it runs in a forked child) joins them; declared weak, since
+// other builds (serial, OpenMP) may not have it.
+extern "C" int blas_thread_shutdown_() __attribute__((weak));
+
 namespace wick {
 namespace {
 
@@ -30,10 +38,14 @@ int64_t half_rounded(int64_t len) { return ((len + 1) / 2 + 15) / 16 * 16; }  //
 void init_blas_once() {
   static const bool done = [] {
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     return true;
   }();
   (void)done;
 }
+
+// At load, not at the first product: the threads spin from the moment the process starts.
+[[maybe_unused]] const bool blas_ready_at_load = (init_blas_once(), true);
 
 std::atomic<GemmKernel>& current_kernel() {
   static std::atomic<GemmKernel> kernel = [] {
