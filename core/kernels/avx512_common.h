@@ -1,5 +1,6 @@
-// What the files compiled for AVX-512 (gemm_avx512.cpp, conv_avx512.cpp) share: the intrinsics,
-// a mask of the first lanes, a 16 x 16 transpose in registers and the packing built on it. Include only inside
+// What the files compiled for AVX-512 (gemm_avx512.cpp, conv_avx512.cpp, pool_avx512.cpp) share:
+// the intrinsics, a mask of the first lanes, a 16 x 16 transpose in registers and the packing built
+// on it, and max pooling's rule for one window. Include only inside
 // `#if defined(__AVX512F__) && defined(__AVX512VL__)`.
 #pragma once
 #include <algorithm>
@@ -48,6 +49,26 @@ inline void transpose16(__m512 r[16]) {
     r[8 + e] = _mm512_shuffle_f32x4(v, x, 0xDD);
     r[12 + e] = _mm512_shuffle_f32x4(w, y, 0xDD);
   }
+}
+
+// Lane by lane, the maximum max_pool2d takes from a 2x2 window's four cells in scan order: a
+// later cell replaces it only when strictly larger (so -0 and +0 tie), then every NaN in turn
+// (the last NaN stays). which, when given, gets the winning cell's position 0-3.
+inline __m512 window_max(const __m512 cell[4], __m512i* which = nullptr) {
+  __m512 m = cell[0];
+  __m512i at = _mm512_setzero_si512();
+  for (int q = 1; q < 4; ++q) {
+    const __mmask16 larger = _mm512_cmp_ps_mask(cell[q], m, _CMP_GT_OQ);
+    m = _mm512_mask_mov_ps(m, larger, cell[q]);
+    if (which) at = _mm512_mask_mov_epi32(at, larger, _mm512_set1_epi32(q));
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __mmask16 nan = _mm512_cmp_ps_mask(cell[q], cell[q], _CMP_UNORD_Q);
+    m = _mm512_mask_mov_ps(m, nan, cell[q]);
+    if (which) at = _mm512_mask_mov_epi32(at, nan, _mm512_set1_epi32(q));
+  }
+  if (which) *which = at;
+  return m;
 }
 
 // dst row q (stride dst_ld, q < kc) gets element p0 + q of src rows 0 .. rows-1 (rows <= 16) in

@@ -238,8 +238,9 @@ std::vector<int64_t> pixel_offsets(const Conv2dGeom& g, int64_t slots) {
 }
 
 // What the channel-vector form shares across the images of one call: the weights packed (k, o)
-// (the caller's, or packed here), and the pixel offsets to a whole number of pixel tiles (the
-// tile slots past the last pixel are never stored).
+// (the caller's, or packed here), and the pixel offsets to a whole number of pixel tiles plus one
+// (a band that starts inside a tile ends past the last whole one; the tile slots past the last
+// pixel are never stored).
 struct ByChannel {
   std::unique_ptr<float[]> own;
   const float* wt;
@@ -254,32 +255,44 @@ struct ByChannel {
     }
     tile = pixel_tile(g.o);
     tiles = (pixels + tile - 1) / tile;
-    off = pixel_offsets(g, tiles * tile);
+    off = pixel_offsets(g, (tiles + 1) * tile);
   }
 };
 
-// Pixels [p0, p1) of out_img (o, oh, ow) = conv(x_img) + b + add_img, then the ReLU, in the
-// channel-vector form (p0 on a tile boundary): the input rows they read are padded when the conv
-// pads (window_rows then reads them, or the image itself), the tiles go to scratch slot 0
-// pixel-major, and store_by_channel transposes them into out_img.
-void by_channel_band(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b, bool relu,
-                     float* out_img, const float* add_img, int64_t p0, int64_t p1) {
+// Pixels [p0, p1) of one image's convolution in the channel-vector form, pixel-major in scratch
+// slot 0 (pixel j at j * o), which it returns: tiles run from p0 on, and the input rows they read
+// are padded when the conv pads (window_rows then reads them, or the image itself).
+const float* by_channel_tiles(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, int64_t p0, int64_t p1) {
+  const int64_t j1 = p0 + (p1 - p0 + bc.tile - 1) / bc.tile * bc.tile;
   const float* src = x_img;
-  if (g.ph || g.pw) {
-    const int64_t last_row = (p1 - 1) / g.ow;
+  if (g.ph || g.pw) {  // the rows of every pixel the tiles read, to j1
+    const int64_t last_row = (std::min(j1, bc.pixels) - 1) / g.ow;
     src = pad_rows(g, x_img, p0 / g.ow * g.sh, std::min(g.h + 2 * g.ph, last_row * g.sh + g.kh));
   }
-  float* out_t = scratch(0, static_cast<size_t>(bc.tiles * bc.tile * g.o));
-  const int64_t j1 = (p1 + bc.tile - 1) / bc.tile * bc.tile;
+  float* out_t = scratch(0, static_cast<size_t>((bc.tiles + 1) * bc.tile * g.o));
   conv_by_channel(g.o, bc.k, bc.wt, window_rows(g, src, 0), bc.off.data(), p0, j1, out_t);
-  store_by_channel(g.o, bc.pixels, p0, p1, out_t, b, add_img, relu, out_img);
+  return out_t;
 }
 
-// One image in the channel-vector form, in bands of whole pixel tiles (in_bands).
+// One image's out_img (o, oh, ow) = conv(x_img) + b + add_img, then the ReLU, in the channel-vector
+// form: bands of whole pixel tiles (in_bands), each transposed into out_img by store_by_channel.
 void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b, bool relu,
                         float* out_img, const float* add_img, bool split) {
   in_bands(bc.tiles * bc.tile, bc.tile, g.o * bc.pixels * bc.k, split, [&](int64_t p0, int64_t p1) {
-    by_channel_band(g, bc, x_img, b, relu, out_img, add_img, p0, std::min(p1, bc.pixels));
+    p1 = std::min(p1, bc.pixels);
+    store_by_channel(g.o, bc.pixels, p0, p1, by_channel_tiles(g, bc, x_img, p0, p1), b, add_img, relu, out_img);
+  });
+}
+
+// The same without add_img, then 2x2 max pooling (stride 2) into out_img (o, oh/2, ow/2) while
+// the tiles are pixel-major: bands of whole pooled rows, each computing its two output rows per
+// pooled row (each pixel's sum is the same whichever tile holds it).
+void forward_by_channel_pooled(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b,
+                               bool relu, float* out_img, bool split) {
+  const int64_t pw = g.ow / 2;
+  in_bands(g.oh / 2, 1, g.o * bc.pixels * bc.k, split, [&](int64_t r0, int64_t r1) {
+    const float* out_t = by_channel_tiles(g, bc, x_img, 2 * r0 * g.ow, 2 * r1 * g.ow);
+    store_pooled_by_channel(g.o, g.oh, g.ow, r0 * pw, r1 * pw, out_t, b, relu, out_img);
   });
 }
 
@@ -440,6 +453,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
   if (by_channel_fits(g)) {
     const ByChannel bc(g, w, packed);
     auto image = [&](int64_t n, bool split) {
+      if (pool && !add) return forward_by_channel_pooled(g, bc, x + n * in_img, b, relu, out + n * pooled_img, split);
       float* o = target(n);
       forward_by_channel(g, bc, x + n * in_img, b, relu, o, add ? add + n * out_img : nullptr, split);
       finish(n, o);

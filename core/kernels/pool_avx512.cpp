@@ -12,9 +12,9 @@ void max_pool2x2_avx512(int64_t planes, int64_t h, int64_t w, const float* in, f
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-  // Each candidate's offset from its window's first cell, in scan order.
-  const __m512i offset[4] = {_mm512_setzero_si512(), _mm512_set1_epi32(1), _mm512_set1_epi32(static_cast<int32_t>(w)),
-                             _mm512_set1_epi32(static_cast<int32_t>(w + 1))};
+  // A window's cells in scan order, as offsets from its first cell.
+  const int32_t cells[16] = {0, 1, static_cast<int32_t>(w), static_cast<int32_t>(w + 1)};
+  const __m512i offset = _mm512_loadu_si512(cells);
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t oy = 0; oy < oh; ++oy) {
       const float* top = in + (p * h + 2 * oy) * w;
@@ -28,24 +28,15 @@ void max_pool2x2_avx512(int64_t planes, int64_t h, int64_t w, const float* in, f
           cand[2 * r] = _mm512_permutex2var_ps(a, even, b);
           cand[2 * r + 1] = _mm512_permutex2var_ps(a, odd, b);
         }
-        __m512 m = cand[0];
-        __m512i at = offset[0];
-        for (int q = 1; q < 4; ++q) {  // a later candidate wins only when strictly larger
-          const __mmask16 larger = _mm512_cmp_ps_mask(cand[q], m, _CMP_GT_OQ);
-          m = _mm512_mask_mov_ps(m, larger, cand[q]);
-          at = _mm512_mask_mov_epi32(at, larger, offset[q]);
-        }
-        for (int q = 0; q < 4; ++q) {  // then every NaN in turn: the last one stays
-          const __mmask16 nan = _mm512_cmp_ps_mask(cand[q], cand[q], _CMP_UNORD_Q);
-          m = _mm512_mask_mov_ps(m, nan, cand[q]);
-          at = _mm512_mask_mov_epi32(at, nan, offset[q]);
-        }
+        __m512i which = _mm512_setzero_si512();
+        const __m512 m = avx512::window_max(cand, idx ? &which : nullptr);
         const int64_t o = (p * oh + oy) * ow + ox;
         _mm512_mask_storeu_ps(out + o, windows, m);
         if (idx) {
           const __m512i corner = _mm512_set1_epi32(static_cast<int32_t>(2 * oy * w + 2 * ox));
           const __m512i first_cell = _mm512_add_epi32(corner, lane2);
-          _mm512_mask_storeu_epi32(idx + o, windows, _mm512_add_epi32(first_cell, at));
+          const __m512i cell = _mm512_permutexvar_epi32(which, offset);
+          _mm512_mask_storeu_epi32(idx + o, windows, _mm512_add_epi32(first_cell, cell));
         }
       }
     }
