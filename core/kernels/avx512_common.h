@@ -53,7 +53,8 @@ inline void transpose16(__m512 r[16]) {
 
 // Lane by lane, the maximum max_pool2d takes from a 2x2 window's four cells in scan order: a
 // later cell replaces it only when strictly larger (so -0 and +0 tie), then every NaN in turn
-// (the last NaN stays). which, when given, gets the winning cell's position 0-3.
+// (the last NaN stays; skipped when no lane has one). which, when given, gets the winning cell's
+// position 0-3.
 inline __m512 window_max(const __m512 cell[4], __m512i* which = nullptr) {
   __m512 m = cell[0];
   __m512i at = _mm512_setzero_si512();
@@ -62,11 +63,12 @@ inline __m512 window_max(const __m512 cell[4], __m512i* which = nullptr) {
     m = _mm512_mask_mov_ps(m, larger, cell[q]);
     if (which) at = _mm512_mask_mov_epi32(at, larger, _mm512_set1_epi32(q));
   }
-  for (int q = 0; q < 4; ++q) {
-    const __mmask16 nan = _mm512_cmp_ps_mask(cell[q], cell[q], _CMP_UNORD_Q);
-    m = _mm512_mask_mov_ps(m, nan, cell[q]);
-    if (which) at = _mm512_mask_mov_epi32(at, nan, _mm512_set1_epi32(q));
-  }
+  if (_mm512_cmp_ps_mask(cell[0], cell[1], _CMP_UNORD_Q) | _mm512_cmp_ps_mask(cell[2], cell[3], _CMP_UNORD_Q))
+    for (int q = 0; q < 4; ++q) {
+      const __mmask16 nan = _mm512_cmp_ps_mask(cell[q], cell[q], _CMP_UNORD_Q);
+      m = _mm512_mask_mov_ps(m, nan, cell[q]);
+      if (which) at = _mm512_mask_mov_epi32(at, nan, _mm512_set1_epi32(q));
+    }
   if (which) *which = at;
   return m;
 }
