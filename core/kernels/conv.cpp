@@ -226,28 +226,38 @@ void forward_padded_width(const Conv2dGeom& g, const float* x_img, const float* 
   });
 }
 
-// Each output pixel's offset in an image's (padded) planes, for `slots` >= oh*ow entries (those past
-// the last pixel repeat its offset).
-std::vector<int64_t> pixel_offsets(const Conv2dGeom& g, int64_t slots) {
+// Each output pixel's offset in an image's (padded) planes, row by row, or, with windows, in the
+// order 2x2 max pooling reads them: each window's four pixels in scan order, windows row by row
+// (an odd last row or column, which the pooling drops, left out). `slots` is at least the number
+// of pixels; the slots past the last repeat its offset.
+std::vector<int64_t> pixel_offsets(const Conv2dGeom& g, int64_t slots, bool windows = false) {
   std::vector<int64_t> off(static_cast<size_t>(slots));
-  const int64_t wp = g.w + 2 * g.pw, pixels = g.oh * g.ow;
-  for (int64_t y = 0; y < g.oh; ++y)
-    for (int64_t x = 0; x < g.ow; ++x) off[y * g.ow + x] = y * g.sh * wp + x * g.sw;
-  std::fill(off.begin() + pixels, off.end(), off[pixels - 1]);
+  const int64_t wp = g.w + 2 * g.pw;
+  const auto at = [&](int64_t y, int64_t x) { return y * g.sh * wp + x * g.sw; };
+  int64_t n = 0;
+  if (windows) {
+    for (int64_t y = 0; y + 1 < g.oh; y += 2)
+      for (int64_t x = 0; x + 1 < g.ow; x += 2)
+        for (int64_t cell = 0; cell < 4; ++cell) off[n++] = at(y + cell / 2, x + cell % 2);
+  } else {
+    for (int64_t y = 0; y < g.oh; ++y)
+      for (int64_t x = 0; x < g.ow; ++x) off[n++] = at(y, x);
+  }
+  std::fill(off.begin() + n, off.end(), off[n - 1]);
   return off;
 }
 
 // What the channel-vector form shares across the images of one call: the weights packed (k, o)
-// (the caller's, or packed here), and the pixel offsets to a whole number of pixel tiles plus one
-// (a band that starts inside a tile ends past the last whole one; the tile slots past the last
-// pixel are never stored).
+// (the caller's, or packed here), and the pixels' offsets (pixel_offsets: row by row, or by
+// pooling window) to a whole number of pixel tiles plus one (a band that starts inside a tile ends
+// past the last whole one; the tile slots past the last pixel are never stored).
 struct ByChannel {
   std::unique_ptr<float[]> own;
   const float* wt;
   std::vector<int64_t> off;
   int64_t k, pixels, tile, tiles;
-  ByChannel(const Conv2dGeom& g, const float* w, const float* packed)
-      : wt(packed), k(g.c * g.kh * g.kw), pixels(g.oh * g.ow) {
+  ByChannel(const Conv2dGeom& g, const float* w, const float* packed, bool windows = false)
+      : wt(packed), k(g.c * g.kh * g.kw), pixels(windows ? g.oh / 2 * (g.ow / 2) * 4 : g.oh * g.ow) {
     if (!wt) {
       own = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.o * k));
       pack_by_channel(g.o, k, w, own.get());
@@ -255,19 +265,21 @@ struct ByChannel {
     }
     tile = pixel_tile(g.o);
     tiles = (pixels + tile - 1) / tile;
-    off = pixel_offsets(g, (tiles + 1) * tile);
+    off = pixel_offsets(g, (tiles + 1) * tile, windows);
   }
 };
 
-// Pixels [p0, p1) of one image's convolution in the channel-vector form, pixel-major in scratch
-// slot 0 (pixel j at j * o), which it returns: tiles run from p0 on, and the input rows they read
-// are padded when the conv pads (window_rows then reads them, or the image itself).
+// Slots [p0, p1) of bc.off (pixels) of one image's convolution in the channel-vector form,
+// pixel-major in scratch slot 0 (slot j at j * o), which it returns: tiles run from p0 on, and the
+// input rows they read are padded when the conv pads (window_rows then reads them, or the image
+// itself).
 const float* by_channel_tiles(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, int64_t p0, int64_t p1) {
   const int64_t j1 = p0 + (p1 - p0 + bc.tile - 1) / bc.tile * bc.tile;
   const float* src = x_img;
-  if (g.ph || g.pw) {  // the rows of every pixel the tiles read, to j1
-    const int64_t last_row = (std::min(j1, bc.pixels) - 1) / g.ow;
-    src = pad_rows(g, x_img, p0 / g.ow * g.sh, std::min(g.h + 2 * g.ph, last_row * g.sh + g.kh));
+  if (g.ph || g.pw) {  // the padded rows every slot's window reads, to j1
+    const auto [lo, hi] = std::minmax_element(bc.off.begin() + p0, bc.off.begin() + j1);
+    const int64_t wp = g.w + 2 * g.pw;
+    src = pad_rows(g, x_img, *lo / wp, std::min(g.h + 2 * g.ph, *hi / wp + g.kh));
   }
   float* out_t = scratch(0, static_cast<size_t>((bc.tiles + 1) * bc.tile * g.o));
   conv_by_channel(g.o, bc.k, bc.wt, window_rows(g, src, 0), bc.off.data(), p0, j1, out_t);
@@ -284,15 +296,14 @@ void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x
   });
 }
 
-// The same without add_img, then 2x2 max pooling (stride 2) into out_img (o, oh/2, ow/2) while
-// the tiles are pixel-major: bands of whole pooled rows, each computing its two output rows per
-// pooled row (each pixel's sum is the same whichever tile holds it).
+// The same without add_img, then 2x2 max pooling (stride 2) into out_img (o, oh/2, ow/2) while the
+// tiles are pixel-major, bc's pixels in window order: bands of whole windows (each pixel's sum is
+// the same whichever tile holds it).
 void forward_by_channel_pooled(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b,
                                bool relu, float* out_img, bool split) {
-  const int64_t pw = g.ow / 2;
-  in_bands(g.oh / 2, 1, g.o * bc.pixels * bc.k, split, [&](int64_t r0, int64_t r1) {
-    const float* out_t = by_channel_tiles(g, bc, x_img, 2 * r0 * g.ow, 2 * r1 * g.ow);
-    store_pooled_by_channel(g.o, g.oh, g.ow, r0 * pw, r1 * pw, out_t, b, relu, out_img);
+  const int64_t windows = bc.pixels / 4;
+  in_bands(windows, 1, g.o * bc.pixels * bc.k, split, [&](int64_t q0, int64_t q1) {
+    store_pooled_by_channel(g.o, windows, q0, q1, by_channel_tiles(g, bc, x_img, 4 * q0, 4 * q1), b, relu, out_img);
   });
 }
 
@@ -451,7 +462,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
     if (pool) max_pool2x2_serial(g.o, g.oh, g.ow, full, out + n * pooled_img);
   };
   if (by_channel_fits(g)) {
-    const ByChannel bc(g, w, packed);
+    const ByChannel bc(g, w, packed, pool && !add);
     auto image = [&](int64_t n, bool split) {
       if (pool && !add) return forward_by_channel_pooled(g, bc, x + n * in_img, b, relu, out + n * pooled_img, split);
       float* o = target(n);

@@ -190,32 +190,28 @@ void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const flo
 // The ReLU is taken after the window's maximum, with the same bits: it maps every value <= 0 (-0
 // too) to +0 and keeps the others, NaN included, so the first maximum of the cells it keeps is
 // the one it keeps of the first maximum.
-void store_pooled_by_channel(int64_t o, int64_t oh, int64_t ow, int64_t q0, int64_t q1, const float* out_t,
+void store_pooled_by_channel(int64_t o, int64_t windows, int64_t q0, int64_t q1, const float* out_t,
                              const float* bias, bool relu, float* out) {
-  const int64_t pw = ow / 2, pooled = oh / 2 * pw;
   const __m512 zero = _mm512_setzero_ps();
   __m512 r[16];
-  int64_t top[16];  // each window's top-left pixel (lanes past q1 repeat the last window, not stored)
   for (int64_t j = q0; j < q1; j += 16) {
-    const __mmask16 pixels = avx512::first(q1 - j);
-    for (int64_t q = 0; q < 16; ++q) {
-      const int64_t window = std::min(j + q, q1 - 1);
-      top[q] = 2 * (window / pw) * ow + 2 * (window % pw);
-    }
+    const __mmask16 stored = avx512::first(q1 - j);
     for (int64_t c = 0; c < o; c += 16) {
       const __m512 b = bias ? _mm512_loadu_ps(bias + c) : zero;
 #pragma GCC unroll 16
-      for (int q = 0; q < 16; ++q) {
-        const float* t = out_t + top[q] * o + c;
-        __m512 cell[4] = {_mm512_loadu_ps(t), _mm512_loadu_ps(t + o), _mm512_loadu_ps(t + ow * o),
-                          _mm512_loadu_ps(t + ow * o + o)};  // top left, top right, bottom left, bottom right
-        if (bias)
-          for (__m512& v : cell) v = _mm512_add_ps(v, b);
+      for (int q = 0; q < 16; ++q) {  // windows past q1 repeat the last one, and are not stored
+        const float* t = out_t + 4 * std::min(j + q, q1 - 1) * o + c;
+        __m512 cell[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          cell[i] = _mm512_loadu_ps(t + i * o);
+          if (bias) cell[i] = _mm512_add_ps(cell[i], b);
+        }
         const __m512 m = avx512::window_max(cell);
         r[q] = relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, zero, _CMP_NLE_UQ), m) : m;
       }
-      avx512::transpose16(r);  // r[q]: channel c + q at pooled pixels j .. j+15
-      for (int64_t q = 0; q < 16; ++q) _mm512_mask_storeu_ps(out + (c + q) * pooled + j, pixels, r[q]);
+      avx512::transpose16(r);  // r[q]: channel c + q at windows j .. j+15
+      for (int64_t q = 0; q < 16; ++q) _mm512_mask_storeu_ps(out + (c + q) * windows + j, stored, r[q]);
     }
   }
 }
@@ -233,7 +229,7 @@ void conv3x3_weight_grad(int64_t, int64_t, int64_t, const float*, int64_t, int64
                          float*) {}
 void to_pixel_major(int64_t, int64_t, const float*, float*) {}
 void store_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
-void store_pooled_by_channel(int64_t, int64_t, int64_t, int64_t, int64_t, const float*, const float*, bool, float*) {}
+void store_pooled_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, bool, float*) {}
 }  // namespace wick::kernels
 
 #endif

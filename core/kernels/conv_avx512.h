@@ -45,11 +45,11 @@ void to_pixel_major(int64_t o, int64_t npix, const float* in, float* out_t);
 void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const float* out_t, const float* bias,
                       const float* add, bool relu, float* out);
 
-// Pooled pixels [q0, q1) of out (o, oh/2, ow/2) = 2x2 max pooling (stride 2, as max_pool2d) of
-// out_t + bias, then max(., 0) when relu, where out_t holds pixel y*ow + x of the (oh, ow) output
-// at (y*ow + x) * o, bias (o) may be null: the four pixels of a window are compared as vectors of
-// channels, and only the pooled blocks are transposed. o is a multiple of 16.
-void store_pooled_by_channel(int64_t o, int64_t oh, int64_t ow, int64_t q0, int64_t q1, const float* out_t,
+// Windows [q0, q1) of out (o, windows) = 2x2 max pooling (as max_pool2d) of out_t + bias, then
+// max(., 0) when relu, where out_t holds the four pixels of window q (scan order) at (4q + i) * o
+// and bias (o) may be null: the pixels are compared as vectors of channels, and only the pooled
+// blocks are transposed. o is a multiple of 16.
+void store_pooled_by_channel(int64_t o, int64_t windows, int64_t q0, int64_t q1, const float* out_t,
                              const float* bias, bool relu, float* out);
 
 }  // namespace wick::kernels
