@@ -19,8 +19,9 @@
 // for about 0.1 s (2^28 time-stamp ticks) before it sleeps. wick never gives them work, but the
 // spinning thread holds a core meanwhile, so a oneTBB worker woken then runs on the caller's core:
 // small-cnn's batch-1 forward took 0.107 ms for its first ~900 calls in a process, 0.069 after.
-// This OpenBLAS function (also what it runs in a forked child) joins them; declared weak, since
-// other builds (serial, OpenMP) may not have it.
+// This OpenBLAS function (also what it runs in a forked child; a later threaded call starts them
+// again) joins them. Declared weak, and called only in that build: the serial and OpenMP ones
+// have no such pool.
 extern "C" int blas_thread_shutdown_() __attribute__((weak));
 
 namespace wick {
@@ -38,7 +39,7 @@ int64_t half_rounded(int64_t len) { return ((len + 1) / 2 + 15) / 16 * 16; }  //
 void init_blas_once() {
   static const bool done = [] {
     openblas_set_num_threads(1);
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
+    if (blas_thread_shutdown_ && openblas_get_parallel() == OPENBLAS_THREAD) blas_thread_shutdown_();
     return true;
   }();
   (void)done;
