@@ -82,6 +82,35 @@ TEST_CASE("gradient checks: conv2d stride, padding, dilation and non-square kern
                   {test::leaf({2, 2, 7, 5}), test::leaf({2, 2, 2, 1}), test::leaf({2})});
 }
 
+TEST_CASE("conv2d stores its input's gradient into a new accumulator, and adds to one another op made") {
+  manual_seed(26);
+  struct Case {
+    const char* path;
+    int64_t c, o, hw, k, stride, pad;
+  };
+  // dL/dx through the channel-vector form (32 input channels, with AVX-512), the padded-width form,
+  // a 1x1 GEMM straight into dx, and im2col's adjoint (stride 2).
+  for (const Case& c : {Case{"channel vector", 32, 8, 9, 3, 1, 1}, Case{"padded width", 6, 4, 9, 3, 1, 1},
+                        Case{"1x1", 5, 3, 6, 1, 1, 0}, Case{"col2im", 4, 3, 9, 3, 2, 1}}) {
+    const std::string path = c.path;
+    CAPTURE(path);
+    const Tensor x0 = randn({2, c.c, c.hw, c.hw}), w1 = randn({c.o, c.c, c.k, c.k}), w2 = randn({c.o, c.c, c.k, c.k});
+    const int64_t out_hw = (c.hw + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor r1 = randn({2, c.o, out_hw, out_hw}), r2 = randn({2, c.o, out_hw, out_hw});
+    auto grad_of = [&](bool first, bool second) {
+      Tensor x = x0.clone().requires_grad_();
+      Tensor loss = zeros({});
+      if (first) loss = add(loss, sum(mul(conv2d(x, w1, Tensor(), c.stride, c.pad), r1)));
+      if (second) loss = add(loss, sum(mul(conv2d(x, w2, Tensor(), c.stride, c.pad), r2)));
+      loss.backward();
+      return x.grad();
+    };
+    CHECK_CLOSE(grad_of(true, true), add(grad_of(true, false), grad_of(false, true)), 1e-5, 1e-5);
+  }
+  // The input is the weight too: its gradient is dL/dx stored, then dL/dw added to it.
+  test::gradcheck([](const V& v) { return conv2d(v[0], v[0]); }, {test::leaf({2, 2, 3, 3})});
+}
+
 TEST_CASE("gradient checks: conv2d groups, depthwise, no bias, 1x1 and unbatched input") {
   manual_seed(22);
   test::gradcheck([](const V& v) { return conv2d(v[0], v[1], v[2], {1, 1}, {1, 1}, {1, 1}, 2); },

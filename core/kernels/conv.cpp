@@ -350,9 +350,9 @@ bool weight_grad_by_channel_fits(const Conv2dGeom& g) {
 // dL/dx of a stride-1 convolution is itself one: dx[ci, y, x] = Σ_o Σ_ij gout[o, y + ph - i,
 // x + pw - j] w[o, ci, i, j], that is gout padded by (kh-1-ph, kw-1-pw) convolved with the
 // weights swapped and flipped, w'[ci, o, i, j] = w[o, ci, kh-1-i, kw-1-j]. So it runs through
-// the forward's stride-1 forms, adding into gx (needs ph < kh and pw < kw): the channel-vector
-// one when gx's channels fill its tiles, else forward_padded_width.
-void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, float* gx) {
+// the forward's stride-1 forms, adding into gx, or storing when assign (needs ph < kh and pw < kw):
+// the channel-vector one when gx's channels fill its tiles, else forward_padded_width.
+void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, float* gx, bool assign) {
   Conv2dGeom t = g;
   t.c = g.o, t.h = g.oh, t.w = g.ow, t.o = g.c, t.ph = g.kh - 1 - g.ph, t.pw = g.kw - 1 - g.pw, t.oh = g.h, t.ow = g.w;
   std::vector<float> flipped(static_cast<size_t>(g.o * g.c * g.kh * g.kw));
@@ -367,8 +367,9 @@ void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, 
   if (by_channel_fits(t)) bc.emplace(t, flipped.data(), nullptr);
   auto image = [&](int64_t n, bool split) {
     float* dx = gx + n * in_img;
-    if (bc) forward_by_channel(t, *bc, gout + n * out_img, nullptr, false, dx, dx, split);
-    else forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, dx, dx, split);
+    const float* add = assign ? nullptr : dx;
+    if (bc) forward_by_channel(t, *bc, gout + n * out_img, nullptr, false, dx, add, split);
+    else forward_padded_width(t, gout + n * out_img, flipped.data(), nullptr, false, dx, add, split);
   };
   // One image on one thread: the backward ops around it run on the calling thread (conv2d_forward).
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
@@ -533,7 +534,7 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
 // images in order into its own partial; the partials are then added in range order. In the
 // channel-vector form (weight_grad_by_channel) the partials are dWᵀ (K, o), transposed as added.
 void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx, float* gw,
-                     float* gb) {
+                     float* gb, bool assign_gx) {
   const int64_t K = g.cg() * g.kh * g.kw, P = g.oh * g.ow, og = g.og();
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * P, col_img = g.col_rows() * P;
   const int64_t wnum = g.o * K;
@@ -553,7 +554,7 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     gw = nullptr;
   }
   if (gx && padded_width_fits(g) && g.ph < g.kh && g.pw < g.kw) {
-    input_grad_stride1(g, w, gout, gx);
+    input_grad_stride1(g, w, gout, gx, assign_gx);
     gx = nullptr;
   }
   if (!gx && !gw) return;
@@ -579,12 +580,14 @@ void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const 
     }
     if (gx) {
       float* dx = gx + n * in_img;
-      if (g.col_is_input()) {  // d col is d x itself: accumulate straight into it
+      if (g.col_is_input()) {  // d col is d x itself: accumulate (or store) straight into it
         for (int64_t grp = 0; grp < g.groups; ++grp)
-          mm(true, false, K, P, og, 1.f, w + grp * og * K, K, go + grp * og * P, P, 1.f, dx + grp * K * P, P);
+          mm(true, false, K, P, og, 1.f, w + grp * og * K, K, go + grp * og * P, P, assign_gx ? 0.f : 1.f,
+             dx + grp * K * P, P);
       } else {
         for (int64_t grp = 0; grp < g.groups; ++grp)
           mm(true, false, K, P, og, 1.f, w + grp * og * K, K, go + grp * og * P, P, 0.f, dcolbuf + grp * K * P, P);
+        if (assign_gx) std::fill(dx, dx + in_img, 0.f);
         col2im_add(g, dcolbuf, dx);
       }
     }

@@ -53,10 +53,10 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
                     bool bands = false);
 
 // gout (n, o, oh, ow) is dL/d out. Adds dL/dx into gx (n, c, h, w), dL/dw into gw (o, c/groups,
-// kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). gw needs x (each
-// image's column matrix is rebuilt from it, in cache, rather than kept from the forward); gx
-// needs w.
+// kh, kw) and dL/db into gb (o); any of the three may be null (not wanted). With assign_gx, dL/dx
+// is stored into gx instead (its old contents unread). gw needs x (each image's column matrix is
+// rebuilt from it, in cache, rather than kept from the forward); gx needs w.
 void conv2d_backward(const Conv2dGeom& g, const float* x, const float* w, const float* gout, float* gx, float* gw,
-                     float* gb);
+                     float* gb, bool assign_gx = false);
 
 }  // namespace wick::kernels

@@ -77,14 +77,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   record(out, "conv2d", inputs, [g, has_bias = bias.defined()](BackwardCtx& ctx) {
     const bool want_x = ctx.needs_grad(0), want_w = ctx.needs_grad(1);
     const bool want_b = has_bias && ctx.needs_grad(2);
-    Tensor xc, wc;
-    if (want_w) xc = ctx.input(0).contiguous();
-    if (want_x) wc = ctx.input(1).contiguous();
-    kernels::conv2d_backward(g, want_w ? xc.data<float>() : nullptr, want_x ? wc.data<float>() : nullptr,
-                             ctx.grad_out().data<float>(),
-                             want_x ? ctx.grad_in(0).data<float>() : nullptr,
-                             want_w ? ctx.grad_in(1).data<float>() : nullptr,
-                             want_b ? ctx.grad_in(2).data<float>() : nullptr);
+    const float* gout = ctx.grad_out().data<float>();
+    if (want_x) {  // first and whole (stored into a new accumulator), before another input's is asked for
+      bool assign = false;
+      float* gx = ctx.grad_in_or_new(0, assign).data<float>();
+      kernels::conv2d_backward(g, nullptr, ctx.input(1).contiguous().data<float>(), gout, gx, nullptr, nullptr,
+                               assign);
+    }
+    if (want_w || want_b)
+      kernels::conv2d_backward(g, want_w ? ctx.input(0).contiguous().data<float>() : nullptr, nullptr, gout, nullptr,
+                               want_w ? ctx.grad_in(1).data<float>() : nullptr,
+                               want_b ? ctx.grad_in(2).data<float>() : nullptr);
   }, product_saves(x, weight));
   if (trace::active())
     trace::op("conv2d", out, {x, weight, bias},
