@@ -206,7 +206,8 @@ void padded_width_band(const Conv2dGeom& g, const float* x_img, const float* w, 
 // the cores. The bands depend on the shape alone (a power of two from 2 to 16, one per kBandWork
 // multiply-adds, rounded down): the padded-width form's GEMM may round a column differently where
 // a band cuts its column tile, so the same bits at any thread count need the same bands. `rows`
-// are the image's output rows; bands are whole multiples of `unit` rows (but the last).
+// count the image's output in the caller's units (rows, pixels, or pooling windows); bands are
+// whole multiples of `unit` of them (but the last).
 template <typename Band>
 void in_bands(int64_t rows, int64_t unit, int64_t work, bool split, const Band& band) {
   const int64_t units = (rows + unit - 1) / unit;
