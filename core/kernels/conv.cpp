@@ -464,9 +464,10 @@ void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, const f
     if (pool) max_pool2x2_serial(g.o, g.oh, g.ow, full, out + n * pooled_img);
   };
   if (by_channel_fits(g)) {
-    const ByChannel bc(g, w, packed, pool && !add);
+    const bool pool_tiles = pool && !add;  // pooled from the pixel-major tiles, in window order
+    const ByChannel bc(g, w, packed, pool_tiles);
     auto image = [&](int64_t n, bool split) {
-      if (pool && !add) return forward_by_channel_pooled(g, bc, x + n * in_img, b, relu, out + n * pooled_img, split);
+      if (pool_tiles) return forward_by_channel_pooled(g, bc, x + n * in_img, b, relu, out + n * pooled_img, split);
       float* o = target(n);
       forward_by_channel(g, bc, x + n * in_img, b, relu, o, add ? add + n * out_img : nullptr, split);
       finish(n, o);
