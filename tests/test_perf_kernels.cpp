@@ -166,13 +166,14 @@ TEST_CASE("conv2d_affine with pool equals max_pool2d(2) of it, bit for bit, on e
     int64_t c, o, hw, k, stride, pad;
   };
   // direct (few taps, rows >= 24), padded-width (stride 1, 3x3), im2col (stride 2), 1x1 (x as the
-  // column matrix), channel-vector (32k output channels, with AVX-512: pooled while pixel-major, one
-  // image in bands of pooled rows from 2^20 multiply-adds on, as 32 -> 64 at 14x14); odd sizes pool
-  // with floor.
+  // column matrix), channel-vector (32k output channels, with AVX-512: pooled in the register
+  // tiles, of 64 channels or, as for 96, of 32; one image in bands of windows from 2^20
+  // multiply-adds on, as 32 -> 64 at 14x14); odd sizes pool with floor.
   for (const Case& c : {Case{"direct", 1, 16, 27, 3, 1, 1}, Case{"padded width", 6, 16, 11, 3, 1, 1},
                         Case{"im2col", 5, 8, 13, 3, 2, 1}, Case{"1x1", 7, 8, 9, 1, 1, 0},
                         Case{"by channel", 4, 64, 11, 3, 1, 1}, Case{"by channel, 1 input channel", 1, 32, 28, 3, 1, 1},
                         Case{"by channel, stride 2", 8, 32, 15, 3, 2, 1},
+                        Case{"by channel, 96 outputs", 3, 96, 10, 3, 1, 1},
                         Case{"by channel, in bands", 32, 64, 14, 3, 1, 1}}) {
     for (int64_t batch : {1, 3}) {
       CAPTURE(c.path);

@@ -250,31 +250,34 @@ std::vector<int64_t> pixel_offsets(const Conv2dGeom& g, int64_t slots, bool wind
 
 // What the channel-vector form shares across the images of one call: the weights packed (k, o)
 // (the caller's, or packed here), and the pixels' offsets (pixel_offsets: row by row, or by
-// pooling window) to a whole number of pixel tiles plus one (a band that starts inside a tile ends
-// past the last whole one; the tile slots past the last pixel are never stored).
+// pooling window when the tiles pool) to a whole number of pixel tiles plus one (a band that
+// starts inside a tile ends past the last whole one; the tile slots past the last pixel are never
+// stored).
 struct ByChannel {
   std::unique_ptr<float[]> own;
   const float* wt;
   std::vector<int64_t> off;
+  bool pool;
   int64_t k, pixels, tile, tiles;
-  ByChannel(const Conv2dGeom& g, const float* w, const float* packed, bool windows = false)
-      : wt(packed), k(g.c * g.kh * g.kw), pixels(windows ? g.oh / 2 * (g.ow / 2) * 4 : g.oh * g.ow) {
+  ByChannel(const Conv2dGeom& g, const float* w, const float* packed, bool pool)
+      : wt(packed), pool(pool), k(g.c * g.kh * g.kw), pixels(pool ? g.oh / 2 * (g.ow / 2) * 4 : g.oh * g.ow) {
     if (!wt) {
       own = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.o * k));
       pack_by_channel(g.o, k, w, own.get());
       wt = own.get();
     }
-    tile = pixel_tile(g.o);
+    tile = pool ? pooled_pixel_tile(g.o) : pixel_tile(g.o);
     tiles = (pixels + tile - 1) / tile;
-    off = pixel_offsets(g, (tiles + 1) * tile, windows);
+    off = pixel_offsets(g, (tiles + 1) * tile, pool);
   }
 };
 
 // Slots [p0, p1) of bc.off (pixels) of one image's convolution in the channel-vector form,
-// pixel-major in scratch slot 0 (slot j at j * o), which it returns: tiles run from p0 on, and the
-// input rows they read are padded when the conv pads (window_rows then reads them, or the image
-// itself).
-const float* by_channel_tiles(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, int64_t p0, int64_t p1) {
+// pixel-major in scratch slot 0, which it returns: slot j at j * o, or, when bc pools, pooled
+// window j / 4 (with b and relu) at j / 4 * o. Tiles run from p0 on, and the input rows they read
+// are padded when the conv pads (window_rows then reads them, or the image itself).
+const float* by_channel_tiles(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, int64_t p0, int64_t p1,
+                              const float* b = nullptr, bool relu = false) {
   const int64_t j1 = p0 + (p1 - p0 + bc.tile - 1) / bc.tile * bc.tile;
   const float* src = x_img;
   if (g.ph || g.pw) {  // the padded rows every slot's window reads, to j1
@@ -283,7 +286,9 @@ const float* by_channel_tiles(const Conv2dGeom& g, const ByChannel& bc, const fl
     src = pad_rows(g, x_img, *lo / wp, std::min(g.h + 2 * g.ph, *hi / wp + g.kh));
   }
   float* out_t = scratch(0, static_cast<size_t>((bc.tiles + 1) * bc.tile * g.o));
-  conv_by_channel(g.o, bc.k, bc.wt, window_rows(g, src, 0), bc.off.data(), p0, j1, out_t);
+  const float* const* rows = window_rows(g, src, 0);
+  if (bc.pool) conv_by_channel_pooled(g.o, bc.k, bc.wt, rows, bc.off.data(), p0 / 4, j1 / 4, b, relu, out_t);
+  else conv_by_channel(g.o, bc.k, bc.wt, rows, bc.off.data(), p0, j1, out_t);
   return out_t;
 }
 
@@ -297,14 +302,15 @@ void forward_by_channel(const Conv2dGeom& g, const ByChannel& bc, const float* x
   });
 }
 
-// The same without add_img, then 2x2 max pooling (stride 2) into out_img (o, oh/2, ow/2) while the
-// tiles are pixel-major, bc's pixels in window order: bands of whole windows (each pixel's sum is
-// the same whichever tile holds it).
+// The same without add_img, then 2x2 max pooling (stride 2) into out_img (o, oh/2, ow/2), done in
+// the tiles (bc pools): bands of whole windows (each pixel's sum is the same whichever tile holds
+// it), each band's pooled windows transposed into out_img.
 void forward_by_channel_pooled(const Conv2dGeom& g, const ByChannel& bc, const float* x_img, const float* b,
                                bool relu, float* out_img, bool split) {
   const int64_t windows = bc.pixels / 4;
   in_bands(windows, 1, g.o * bc.pixels * bc.k, split, [&](int64_t q0, int64_t q1) {
-    store_pooled_by_channel(g.o, windows, q0, q1, by_channel_tiles(g, bc, x_img, 4 * q0, 4 * q1), b, relu, out_img);
+    const float* pooled = by_channel_tiles(g, bc, x_img, 4 * q0, 4 * q1, b, relu);
+    store_by_channel(g.o, windows, q0, q1, pooled, nullptr, nullptr, false, out_img);
   });
 }
 
@@ -365,7 +371,7 @@ void input_grad_stride1(const Conv2dGeom& g, const float* w, const float* gout, 
               w[((oc * g.c + ci) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * g.oh * g.ow;
   std::optional<ByChannel> bc;
-  if (by_channel_fits(t)) bc.emplace(t, flipped.data(), nullptr);
+  if (by_channel_fits(t)) bc.emplace(t, flipped.data(), nullptr, false);
   auto image = [&](int64_t n, bool split) {
     float* dx = gx + n * in_img;
     const float* add = assign ? nullptr : dx;

@@ -8,12 +8,21 @@
 namespace wick::kernels {
 namespace {
 
-// out_t rows j0 .. j0+NP-1, channels c0 .. c0+16*NV-1, NP x NV = 24 accumulators: each depth step
-// loads NV weight vectors and broadcasts NP pixels (24 FMAs, each reading its pixel).
-template <int NV>
+// The ReLU as wick::relu: +0 for every value <= 0 (-0 too), the others kept, NaN included.
+inline __m512 relu_ps(__m512 v) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
+}
+
+// NP pixels x 16*NV channels of out_t (NP x NV accumulators): each depth step loads NV weight
+// vectors and broadcasts NP pixels (each FMA reading its pixel). Plain tiles store the sums,
+// pixel j at j * o. Pooling tiles (NP a multiple of 4, the pixels in window order) store window q
+// at q * o: the 2x2 max pooling (max_pool2d's rule) of its four pixels' sums + bias, then the ReLU
+// when relu. The ReLU after the maximum gives the same bits as before it: it maps every value <= 0
+// to +0 and keeps the others, so the first maximum of the cells it keeps is the one it keeps of the
+// first maximum.
+template <int NV, int NP, bool Pool>
 void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* rows, const int64_t* off,
-          float* out_t) {
-  constexpr int NP = 24 / NV;
+          float* out_t, const float* bias = nullptr, bool relu = false) {
   __m512 acc[NP][NV];
 #pragma GCC unroll 12
   for (int j = 0; j < NP; ++j)
@@ -31,10 +40,25 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[j][v] = avx512::fmadd_broadcast(r + at[j], w[v], acc[j][v]);
   }
-#pragma GCC unroll 12
-  for (int j = 0; j < NP; ++j)
+  if constexpr (Pool) {
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
+    for (int v = 0; v < NV; ++v) {
+      const __m512 b = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+      for (int q = 0; q < NP / 4; ++q) {
+        __m512 cell[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) cell[i] = bias ? _mm512_add_ps(acc[4 * q + i][v], b) : acc[4 * q + i][v];
+        const __m512 m = avx512::window_max(cell);
+        _mm512_storeu_ps(out_t + q * o + 16 * v, relu ? relu_ps(m) : m);
+      }
+    }
+  } else {
+#pragma GCC unroll 12
+    for (int j = 0; j < NP; ++j)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
+  }
 }
 
 // dwt rows 0 .. nk-1 (nk <= NK), channels 0 .. 16*NV-1 (+ c0 in the pointers), NK x NV = 24
@@ -120,8 +144,20 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
   const int64_t ct = channel_tile(o), pt = pixel_tile(o);
   for (int64_t c0 = 0; c0 < o; c0 += ct)
     for (int64_t j = j0; j < j1; j += pt) {
-      if (ct == 64) tile<4>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
-      else tile<2>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+      if (ct == 64) tile<4, 6, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+      else tile<2, 12, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+    }
+}
+
+void conv_by_channel_pooled(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off,
+                            int64_t q0, int64_t q1, const float* bias, bool relu, float* out_t) {
+  const int64_t ct = channel_tile(o), wt_windows = pooled_pixel_tile(o) / 4;
+  for (int64_t c0 = 0; c0 < o; c0 += ct)
+    for (int64_t q = q0; q < q1; q += wt_windows) {
+      const float* b = bias ? bias + c0 : nullptr;
+      float* dst = out_t + q * o + c0;
+      if (ct == 64) tile<4, 4, true>(o, k, wt + c0, rows, off + 4 * q, dst, b, relu);
+      else tile<2, 12, true>(o, k, wt + c0, rows, off + 4 * q, dst, b, relu);
     }
 }
 
@@ -176,38 +212,9 @@ void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const flo
           if (bias) init = add ? _mm512_add_ps(init, _mm512_set1_ps(bias[c + q])) : _mm512_set1_ps(bias[c + q]);
           s = _mm512_add_ps(s, init);
         }
-        if (relu) s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_NLE_UQ), s);
+        if (relu) s = relu_ps(s);
         _mm512_mask_storeu_ps(dst, pixels, s);
       }
-    }
-  }
-}
-
-// The ReLU is taken after the window's maximum, with the same bits: it maps every value <= 0 (-0
-// too) to +0 and keeps the others, NaN included, so the first maximum of the cells it keeps is
-// the one it keeps of the first maximum.
-void store_pooled_by_channel(int64_t o, int64_t windows, int64_t q0, int64_t q1, const float* out_t,
-                             const float* bias, bool relu, float* out) {
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 r[16];
-  for (int64_t j = q0; j < q1; j += 16) {
-    const __mmask16 stored = avx512::first(q1 - j);
-    for (int64_t c = 0; c < o; c += 16) {
-      const __m512 b = bias ? _mm512_loadu_ps(bias + c) : zero;
-#pragma GCC unroll 16
-      for (int q = 0; q < 16; ++q) {  // windows past q1 repeat the last one, and are not stored
-        const float* t = out_t + 4 * std::min(j + q, q1 - 1) * o + c;
-        __m512 cell[4];
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; ++i) {
-          cell[i] = _mm512_loadu_ps(t + i * o);
-          if (bias) cell[i] = _mm512_add_ps(cell[i], b);
-        }
-        const __m512 m = avx512::window_max(cell);
-        r[q] = relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, zero, _CMP_NLE_UQ), m) : m;
-      }
-      avx512::transpose16(r);  // r[q]: channel c + q at windows j .. j+15
-      for (int64_t q = 0; q < 16; ++q) _mm512_mask_storeu_ps(out + (c + q) * windows + j, stored, r[q]);
     }
   }
 }
@@ -225,7 +232,8 @@ void conv3x3_weight_grad(int64_t, int64_t, int64_t, const float*, int64_t, int64
                          float*) {}
 void to_pixel_major(int64_t, int64_t, const float*, float*) {}
 void store_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, bool, float*) {}
-void store_pooled_by_channel(int64_t, int64_t, int64_t, int64_t, const float*, const float*, bool, float*) {}
+void conv_by_channel_pooled(int64_t, int64_t, const float*, const float* const*, const int64_t*, int64_t, int64_t,
+                            const float*, bool, float*) {}
 }  // namespace wick::kernels
 
 #endif

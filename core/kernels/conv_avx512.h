@@ -12,6 +12,9 @@ namespace wick::kernels {
 // channels x 12 pixels (o a multiple of 32).
 inline int64_t channel_tile(int64_t o) { return o % 64 == 0 ? 64 : 32; }
 inline int64_t pixel_tile(int64_t o) { return o % 64 == 0 ? 6 : 12; }
+// A tile that pools (conv_by_channel_pooled) holds whole 2x2 windows: 4 pixels x 64 channels, or
+// 12 x 32.
+inline int64_t pooled_pixel_tile(int64_t o) { return o % 64 == 0 ? 4 : 12; }
 
 // wt (k, o) = w (o, k) transposed (o a multiple of 16): each depth step's o weights contiguous.
 void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
@@ -21,6 +24,14 @@ void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 // multiple of 32; off has an entry for every j < j1.
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t);
+
+// Windows [q0, q1) of the same convolution followed by 2x2 max pooling, with off in window order
+// (window q's four pixels, in scan order, at 4q .. 4q+3) and q1 - q0 a multiple of
+// pooled_pixel_tile(o) / 4: out_t[q][i] = the maximum (as max_pool2d) of the four pixels' sums +
+// bias[i], then max(., 0) when relu (NaN kept, as wick::relu); bias may be null (0). The pooling
+// is done in the tile's registers; only the pooled windows are stored (pixel-major, o floats each).
+void conv_by_channel_pooled(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off,
+                            int64_t q0, int64_t q1, const float* bias, bool relu, float* out_t);
 
 // The weight gradient of conv_by_channel, for pixels 0 .. npix-1 of one image: dwt (k, o) =
 // Σ_j rows[p][off[j]] * gout_t[j][i], summed over j in order, then added to dwt when accumulate
@@ -44,12 +55,5 @@ void to_pixel_major(int64_t o, int64_t npix, const float* in, float* out_t);
 // of 16 pixels x 16 channels are transposed in registers. o is a multiple of 16.
 void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const float* out_t, const float* bias,
                       const float* add, bool relu, float* out);
-
-// Windows [q0, q1) of out (o, windows) = 2x2 max pooling (as max_pool2d) of out_t + bias, then
-// max(., 0) when relu, where out_t holds the four pixels of window q (scan order) at (4q + i) * o
-// and bias (o) may be null: the pixels are compared as vectors of channels, and only the pooled
-// blocks are transposed. o is a multiple of 16.
-void store_pooled_by_channel(int64_t o, int64_t windows, int64_t q0, int64_t q1, const float* out_t,
-                             const float* bias, bool relu, float* out);
 
 }  // namespace wick::kernels
