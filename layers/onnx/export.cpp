@@ -1,4 +1,4 @@
-// ONNX export (export.h): trace the eval forward on a batch of two, translate each traced op the
+// ONNX export (export.h): trace the eval forward (layers/trace_forward.h), translate each traced op the
 // output depends on into ONNX nodes over named values, fold BatchNorms on request, drop what the
 // output does not need, then build the protobuf, check it with ONNX's checker and its strict shape
 // inference, and write it atomically.
@@ -18,14 +18,11 @@
 #include "core/atomic_file.h"
 #include "core/autograd.h"
 #include "core/trace.h"
-#include "layers/batchnorm.h"
-#include "layers/mode_guard.h"
+#include "layers/trace_forward.h"
 
 namespace wick::nn {
 namespace {
 
-constexpr int64_t kTraceBatch = 3;  // odd, so that a dim equal to the batch by chance is rarer
-constexpr int64_t kMaxSampleElements = int64_t(1) << 26;  // per input, so the trace batch stays small
 constexpr int64_t kMinOpset = 13;  // Unsqueeze and Squeeze take their axes as an input from 13
 
 struct Attr {
@@ -51,30 +48,9 @@ struct Initializer {
   std::vector<int64_t> ints, shape;
 };
 
-// Every traced op in call order, and where each autograd node was made (to name an op the
-// exporter cannot translate by the module it ran in).
-class Recorder : public trace::Tracer {
- public:
-  void record(trace::Op op) override { ops.push_back(std::move(op)); }
-  void node(const char* name, const Tensor& out, const std::string& path) override {
-    made[out.impl()] = {name, out, path};
-  }
-  struct Made {
-    std::string name;
-    Tensor out;  // held, so that no other tensor reuses the address
-    std::string path;
-  };
-  std::vector<trace::Op> ops;
-  std::unordered_map<const TensorImpl*, Made> made;
-};
-
 const trace::Attr& attr_of(const trace::Op& op, const std::string& name) {
-  for (const auto& a : op.attrs)
-    if (name == a.name) return a;
-  detail::fail("export_onnx: internal: op ", op.name, " was traced without its attribute ", name);
+  return nn::attr_of(op, name, "export_onnx");
 }
-
-std::string where(const std::string& path) { return path.empty() ? "the model" : path; }
 
 // The module prefix of a tensor name ("layer1.0.bn1.running_mean" -> "layer1.0.bn1").
 std::string prefix_of(const std::string& key) {
@@ -85,8 +61,8 @@ std::string prefix_of(const std::string& key) {
 // The ONNX graph under construction: nodes over named values, and the initializers they read.
 class Graph {
  public:
-  Graph(const Module& model, const Tensor& input, const Recorder& recorder, int64_t opset)
-      : opset_(opset), recorder_(recorder) {
+  Graph(const Module& model, const Tensor& input, const TracedForward& traced, int64_t opset)
+      : opset_(opset), traced_(traced) {
     for (const auto& [name, t] : model.named_parameters()) params_[t.impl()] = name;
     for (const auto& [name, t] : model.named_buffers()) params_[t.impl()] = name;
     for (const auto& [t, name] : params_) taken_[name] = 1;  // generated names never take a key
@@ -274,7 +250,7 @@ class Graph {
       add_init(it->second, {t.detach().contiguous(), {}, t.shape()});
       return values_[t.impl()] = it->second;
     }
-    if (auto it = recorder_.made.find(t.impl()); it != recorder_.made.end())
+    if (auto it = traced_.made.find(t.impl()); it != traced_.made.end())
       detail::fail("export_onnx: ", where(it->second.path), ": the forward uses '", it->second.name,
                    "', which has no ONNX form in wick's exporter (docs/onnx.md lists the ops it knows)");
     WICK_CHECK(t.numel() == 1 && t.dtype() == Dtype::Float32, "export_onnx: ", where(path),
@@ -519,7 +495,7 @@ class Graph {
   }
 
   int64_t opset_;
-  const Recorder& recorder_;
+  const TracedForward& traced_;
   std::unordered_map<const TensorImpl*, std::string> params_, values_;
   std::unordered_map<const TensorImpl*, int64_t> uses_;
   std::unordered_map<const TensorImpl*, const trace::Op*> producer_op_;
@@ -530,36 +506,6 @@ class Graph {
   std::vector<std::string> init_order_;
   Shape output_shape_;
 };
-
-// Refuses BatchNorms whose eval forward uses batch statistics, by module path, before tracing.
-void check_batchnorms(Module& model) {
-  for (const auto& [path, m] : model.named_modules()) {
-    auto* bn = dynamic_cast<BatchNormImplBase*>(m.get());
-    if (!bn) continue;
-    WICK_CHECK(bn->mode() != BatchNormMode::BatchStats, "export_onnx: ", where(path),
-               ": this BatchNorm is in batch-stats mode (each batch's own statistics); ONNX's BatchNormalization "
-               "uses running statistics: set its mode to auto or frozen first");
-    WICK_CHECK(bn->running_mean.defined(), "export_onnx: ", where(path),
-               ": this BatchNorm has no running statistics (track_running_stats false), so it normalizes with each "
-               "batch's statistics, which ONNX's BatchNormalization cannot");
-  }
-}
-
-// Grad mode on while alive, then back as it was.
-struct GradEnabled {
-  GradEnabled() : before(is_grad_enabled()) { set_grad_enabled(true); }
-  ~GradEnabled() { set_grad_enabled(before); }
-  bool before;
-};
-
-// A deterministic sample batch (the global random stream is left alone).
-Tensor sample_batch(const Shape& sample_shape) {
-  Shape shape{kTraceBatch};
-  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
-  std::vector<float> v(static_cast<size_t>(numel_of(shape)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
-  return from_vector(v, shape);
-}
 
 }  // namespace
 
@@ -572,30 +518,9 @@ OnnxExportReport export_onnx(Module& model, const std::string& path, const Shape
   const int64_t max_opset = onnx_max_opset();
   WICK_CHECK(options.opset() >= kMinOpset && options.opset() <= max_opset, "export_onnx: opset must be from ",
              kMinOpset, " to ", max_opset, ", got ", options.opset());
-  WICK_CHECK(!sample_shape.empty(), "export_onnx: the sample shape (one input without its batch dim) is empty");
-  int64_t elements = 1;
-  for (int64_t d : sample_shape) {
-    WICK_CHECK(d > 0 && d <= kMaxSampleElements / elements, "export_onnx: sample shape ", shape_str(sample_shape),
-               " must have positive dims and at most ", kMaxSampleElements, " elements");
-    elements *= d;
-  }
-  check_batchnorms(model);
-
-  Recorder recorder;
-  Tensor input = sample_batch(sample_shape).requires_grad_();
-  Tensor out;
-  {
-    ModeGuard eval(model, false);
-    GradEnabled grad;  // every op then records its autograd node, which names ops the exporter lacks
-    trace::Scope scope(recorder);
-    out = model.forward(input);
-  }
-  WICK_CHECK(out.defined() && out.dim() >= 1 && out.size(0) == kTraceBatch, "export_onnx: the model's output for a batch of ",
-             kTraceBatch, " has shape ", out.defined() ? shape_str(out.shape()) : "(undefined)",
-             "; an exported model must return one row per input");
-
-  Graph graph(model, input, recorder, options.opset());
-  graph.build(recorder.ops, out);
+  const TracedForward traced = trace_forward(model, sample_shape, "export_onnx");
+  Graph graph(model, traced.input, traced, options.opset());
+  graph.build(traced.ops, traced.output);
   OnnxExportReport report;
   if (options.fold_bn()) report.folded = graph.fold_batchnorms();
   onnx::ModelProto proto = graph.proto(model.type_name(), sample_shape);
