@@ -72,8 +72,8 @@ bool ends_in_relu(const BatchNormImplBase& bn) {
   return dynamic_cast<const BatchNorm1dReLUImpl*>(&bn) || dynamic_cast<const BatchNorm2dReLUImpl*>(&bn);
 }
 
-// weight (O, ...) scaled per output channel by the BatchNorm's s = γ / sqrt(running_var + eps),
-// the bias b' = b·s + (β − running_mean·s) (b = 0 when absent), in double and rounded once.
+}  // namespace
+
 void fold_into(const Tensor& weight, const Tensor& bias, Tensor& out_weight, Tensor& out_bias,
                BatchNormImplBase& bn) {
   std::vector<double> scale, shift;
@@ -90,6 +90,8 @@ void fold_into(const Tensor& weight, const Tensor& bias, Tensor& out_weight, Ten
   out_weight.bump_version();
   out_bias.bump_version();
 }
+
+namespace {
 
 // Conv2d + BatchNorm2d or Linear + BatchNorm1d (either maybe with its ReLU fused) at i: the
 // layer with the BN folded in, and in the BN's slot an Identity (or the ReLU it had fused).

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "batchnorm.h"
 #include "containers.h"
 #include "conv.h"
 
@@ -72,6 +73,13 @@ class FusedResidualImpl : public ResidualImpl {
   size_t tail_ = 0;  // the FusedConv2d's index in the body
 };
 WICK_REGISTER_MODULE(FusedResidual);
+
+// A BatchNorm on its running statistics folded into the Conv2d or Linear before it: out_weight
+// (O, ...) = weight scaled per output channel by s = γ / sqrt(running_var + eps), out_bias (O) =
+// b·s + (β − running_mean·s) (b = 0 when bias is undefined), in double and rounded once. The
+// caller allocates the outputs. Throws when bn normalizes with batch statistics.
+void fold_into(const Tensor& weight, const Tensor& bias, Tensor& out_weight, Tensor& out_bias,
+               BatchNormImplBase& bn);
 
 // For inference: a copy of the model, in eval mode, where every Conv2d/Linear followed by a
 // BatchNorm on its running statistics has the BatchNorm folded into its weights (fold_batchnorm),

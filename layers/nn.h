@@ -7,6 +7,7 @@
 #include "containers.h"
 #include "conv.h"
 #include "fuse.h"
+#include "trace_inference.h"
 #include "init.h"
 #include "linear.h"
 #include "models.h"

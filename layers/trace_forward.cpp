@@ -57,6 +57,22 @@ Tensor sample_batch(const Shape& sample_shape) {
 
 }  // namespace
 
+std::vector<bool> needed_ops(const TracedForward& t) {
+  std::unordered_map<const TensorImpl*, size_t> producer;
+  for (size_t i = 0; i < t.ops.size(); ++i) producer[t.ops[i].out.impl()] = i;
+  std::vector<bool> needed(t.ops.size(), false);
+  std::vector<const Tensor*> todo{&t.output};
+  while (!todo.empty()) {
+    const Tensor* x = todo.back();
+    todo.pop_back();
+    auto it = x->defined() ? producer.find(x->impl()) : producer.end();
+    if (it == producer.end() || needed[it->second]) continue;
+    needed[it->second] = true;
+    for (const Tensor& in : t.ops[it->second].inputs) todo.push_back(&in);
+  }
+  return needed;
+}
+
 std::string where(const std::string& path) { return path.empty() ? "the model" : path; }
 
 const trace::Attr& attr_of(const trace::Op& op, const std::string& name, const std::string& who) {

@@ -33,6 +33,10 @@ struct TracedForward {
 // an output without one row per input.
 TracedForward trace_forward(Module& model, const Shape& sample_shape, const std::string& who);
 
+// Which of t.ops the output depends on (ops traced inside other ops, or whose results the forward
+// dropped, do not), by index.
+std::vector<bool> needed_ops(const TracedForward& t);
+
 // "the model" for the top level, else the module path: how errors name where an op ran.
 std::string where(const std::string& path);
 

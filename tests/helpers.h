@@ -75,6 +75,16 @@ inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
   }
 }
 
+// Running statistics away from 0 / 1 and BatchNorm weights away from 1 (so that folding and fusion
+// have work to do); leaves m in training mode.
+inline void give_statistics(nn::Module& m, const Shape& input) {
+  NoGradGuard g;
+  m.train();
+  for (int k = 0; k < 3; ++k) m.forward(randn(input).mul_(2.0).add_(full({1}, 0.5)));
+  for (auto& [name, bn] : nn::batchnorm_layers(m))
+    if (bn->weight.defined()) bn->weight.add_(rand(bn->weight.shape()));
+}
+
 // Runs compute() at 1 and at 2 threads and checks the results are bitwise equal (then restores
 // all cores).
 template <typename F>

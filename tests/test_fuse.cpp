@@ -10,15 +10,6 @@ using namespace wick;
 
 namespace {
 
-// Running statistics away from 0 / 1 and BatchNorm weights away from 1 (so fusion has work to do).
-void give_statistics(nn::Module& m, const Shape& input) {
-  NoGradGuard g;
-  m.train();
-  for (int k = 0; k < 3; ++k) m.forward(randn(input).mul_(2.0).add_(full({1}, 0.5)));
-  for (auto& [name, bn] : nn::batchnorm_layers(m))
-    if (bn->weight.defined()) bn->weight.add_(rand(bn->weight.shape()));
-}
-
 std::string printout(const nn::Module& m) { return m.repr(); }
 
 // Training-mode forward and backward of two models on the same batch: the same loss, the same
@@ -73,7 +64,7 @@ void check_inference_copy(nn::Module& model, const Shape& image) {
 TEST_CASE("fuse_batchnorm_relu on small-cnn trains bit for bit as the separate layers, and unfuses") {
   manual_seed(31);
   nn::Sequential model = nn::small_cnn();
-  give_statistics(*model, {8, 1, 28, 28});
+  test::give_statistics(*model, {8, 1, 28, 28});
   auto plain = model->clone();
   const std::string original = printout(*model);
   optim::SGD opt(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));  // built before fusing
@@ -110,7 +101,7 @@ TEST_CASE("fuse_batchnorm_relu on small-cnn trains bit for bit as the separate l
 TEST_CASE("fuse_batchnorm_relu reaches a Residual's body and the Sequentials inside a user's module") {
   manual_seed(32);
   auto model = std::make_shared<test::TinyResNetImpl>(test::TinyResNetOptions{});
-  give_statistics(*model, {4, 1, 8, 8});
+  test::give_statistics(*model, {4, 1, 8, 8});
   auto plain = model->clone();
   // One BatchNorm + ReLU per block (bn1, relu); the user's own bn1 and relu() are its forward's.
   CHECK(nn::fuse_batchnorm_relu(*model) == 3);
@@ -127,7 +118,7 @@ TEST_CASE("fuse_batchnorm_relu reaches a Residual's body and the Sequentials ins
 TEST_CASE("fuse_for_inference on small-cnn and mlp matches eval outputs at batch 1 and 7, original untouched") {
   manual_seed(33);
   nn::Sequential cnn = nn::small_cnn();
-  give_statistics(*cnn, {8, 1, 28, 28});
+  test::give_statistics(*cnn, {8, 1, 28, 28});
   check_inference_copy(*cnn, {1, 28, 28});
   // Both MaxPool2d(2) joined the conv before them; a pooling of another shape stays a layer.
   const std::string fused_cnn = nn::fuse_for_inference(*cnn)->repr();
@@ -139,7 +130,7 @@ TEST_CASE("fuse_for_inference on small-cnn and mlp matches eval outputs at batch
                              nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(1)));
   CHECK(nn::fuse_for_inference(*overlapping)->repr().find("MaxPool2d") != std::string::npos);
   nn::Sequential mlp = nn::mlp();
-  give_statistics(*mlp, {8, 1, 28, 28});
+  test::give_statistics(*mlp, {8, 1, 28, 28});
   check_inference_copy(*mlp, {1, 28, 28});
   int fused = 0;
   auto inference = nn::fuse_for_inference(*mlp, &fused);
@@ -150,14 +141,14 @@ TEST_CASE("fuse_for_inference on small-cnn and mlp matches eval outputs at batch
 TEST_CASE("fuse_for_inference turns Residual blocks into FusedResidual, also inside a user's module") {
   manual_seed(34);
   auto block = test::basic_block(3, 4, 2);
-  give_statistics(*block, {4, 3, 8, 8});
+  test::give_statistics(*block, {4, 3, 8, 8});
   check_inference_copy(*block, {3, 8, 8});
   nn::Sequential wrapped(block);
   auto inference = nn::fuse_for_inference(*wrapped);
   CHECK(inference->named_children()[0].second->type_name() == "FusedResidual");
 
   auto model = std::make_shared<test::TinyResNetImpl>(test::TinyResNetOptions{2, 1, 4});
-  give_statistics(*model, {4, 1, 8, 8});
+  test::give_statistics(*model, {4, 1, 8, 8});
   check_inference_copy(*model, {1, 8, 8});
   auto fused = std::dynamic_pointer_cast<test::TinyResNetImpl>(nn::fuse_for_inference(*model));
   REQUIRE(fused);

@@ -47,6 +47,9 @@ const std::map<std::string, Sample>& samples() {
         R"({"": {"mode": "batch-stats"}})"}},
       {"BatchNorm2dReLU", {R"({"type": "BatchNorm2dReLU", "num_features": 3, "track_running_stats": false})", {4, 3, 5, 5}}},
       {"SyncBatchNorm", {R"({"type": "SyncBatchNorm", "num_features": 3, "momentum": null})", {4, 3, 5}}},
+      // examples/resnet_module.h's types, registered here by test_trace_inference.cpp's include.
+      {"Block", {R"({"type": "Block", "in": 2, "out": 4, "stride": 2})", {2, 2, 8, 8}}},
+      {"Net", {R"({"type": "Net", "blocks": 1, "channels": 2, "classes": 3})", {2, 2, 8, 8}}},
       {"Conv2d",
        {R"({"type": "Conv2d", "in_channels": 4, "out_channels": 6, "kernel_size": [3, 2], "stride": [2, 1],
             "padding": [1, 0], "dilation": 2, "groups": 2, "bias": false})",

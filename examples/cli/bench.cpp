@@ -104,12 +104,12 @@ std::vector<double> measure_training(const BenchArgs& a, const Data& data, int64
   });
 }
 
-// bench_model fused for inference (as wick eval runs it; in eval mode as built with --no-fuse)
+// bench_model as wick eval runs it (inference_model; in eval mode as built with --no-fuse)
 // for the eval and latency workloads. Its BatchNorm running statistics keep their initial values
 // (mean 0, variance 1): the arithmetic is a trained model's.
 std::shared_ptr<nn::Module> eval_model(const BenchArgs& a, const Data& data) {
   std::shared_ptr<nn::Module> model = bench_model(a, data);
-  if (!a.no_fuse) return nn::fuse_for_inference(*model);
+  if (!a.no_fuse) return inference_model(*model, data);
   model->eval();
   return model;
 }

@@ -87,6 +87,16 @@ nn::ModelOptions model_options(const Data& data, const std::string& norm) {
   return o;
 }
 
+std::shared_ptr<nn::Module> inference_model(nn::Module& model, const Data& data) {
+  if (!nn::has_own_forward(model)) return nn::fuse_for_inference(model);
+  try {
+    return nn::trace_for_inference(model, {data.channels, data.height, data.width});
+  } catch (const Error& e) {
+    warn(std::string(e.what()) + "; running the model with fuse_for_inference instead");
+    return nn::fuse_for_inference(model);
+  }
+}
+
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const std::string& norm, const Data& data) {
   const bool from_file = model_name.size() > 5 && model_name.compare(model_name.size() - 5, 5, ".json") == 0;

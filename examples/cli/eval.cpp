@@ -11,7 +11,7 @@ int run_eval(const EvalArgs& a) {
   WICK_CHECK(a.batch_size > 0, "--batch-size must be positive, got ", a.batch_size);
   set_num_threads(a.common.threads);
   Data data = load_data(a.common.data, false);
-  auto model = nn::fuse_for_inference(*make_or_load_model(a.weights, a.common.model, a.common.norm, data));
+  auto model = inference_model(*make_or_load_model(a.weights, a.common.model, a.common.norm, data), data);
   train::EvalResult r = train::evaluate(
       *model, *data.test,
       train::EvalOptions(a.batch_size).confusion(a.confusion).progress_label(a.common.json ? "" : "evaluating"));

@@ -61,29 +61,21 @@ std::string prefix_of(const std::string& key) {
 // The ONNX graph under construction: nodes over named values, and the initializers they read.
 class Graph {
  public:
-  Graph(const Module& model, const Tensor& input, const TracedForward& traced, int64_t opset)
+  Graph(const Module& model, const TracedForward& traced, int64_t opset)
       : opset_(opset), traced_(traced) {
     for (const auto& [name, t] : model.named_parameters()) params_[t.impl()] = name;
     for (const auto& [name, t] : model.named_buffers()) params_[t.impl()] = name;
     for (const auto& [t, name] : params_) taken_[name] = 1;  // generated names never take a key
-    values_[input.impl()] = "input";
+    values_[traced.input.impl()] = "input";
     batched_.insert("input");
   }
 
-  // Translates the traced ops `out` depends on, in the order they ran, and names its value "output".
-  void build(const std::vector<trace::Op>& ops, const Tensor& out) {
-    std::unordered_map<const TensorImpl*, size_t> producer;
-    for (size_t i = 0; i < ops.size(); ++i) producer[ops[i].out.impl()] = i;
-    std::vector<bool> needed(ops.size(), false);
-    std::vector<const Tensor*> todo{&out};
-    while (!todo.empty()) {
-      const Tensor* t = todo.back();
-      todo.pop_back();
-      auto it = t->defined() ? producer.find(t->impl()) : producer.end();
-      if (it == producer.end() || needed[it->second]) continue;
-      needed[it->second] = true;
-      for (const Tensor& in : ops[it->second].inputs) todo.push_back(&in);
-    }
+  // Translates the traced ops the output depends on, in the order they ran, and names its value
+  // "output".
+  void build() {
+    const std::vector<trace::Op>& ops = traced_.ops;
+    const Tensor& out = traced_.output;
+    const std::vector<bool> needed = needed_ops(traced_);
     for (size_t i = 0; i < ops.size(); ++i) {
       if (!needed[i]) continue;
       for (const Tensor& in : ops[i].inputs)
@@ -519,8 +511,8 @@ OnnxExportReport export_onnx(Module& model, const std::string& path, const Shape
   WICK_CHECK(options.opset() >= kMinOpset && options.opset() <= max_opset, "export_onnx: opset must be from ",
              kMinOpset, " to ", max_opset, ", got ", options.opset());
   const TracedForward traced = trace_forward(model, sample_shape, "export_onnx");
-  Graph graph(model, traced.input, traced, options.opset());
-  graph.build(traced.ops, traced.output);
+  Graph graph(model, traced, options.opset());
+  graph.build();
   OnnxExportReport report;
   if (options.fold_bn()) report.folded = graph.fold_batchnorms();
   onnx::ModelProto proto = graph.proto(model.type_name(), sample_shape);
