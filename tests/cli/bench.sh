@@ -88,6 +88,15 @@ if [[ -x $USER_WICK ]]; then
   wick_ok "wick train resnet20" train --model resnet20 --data synthetic --max-steps 2 --quiet --json
   [[ $user_losses == "$(json_field train_loss),$(json_field test_loss)" ]] ||
     fail "the user-written resnet20 and the zoo's differ after 2 steps: $user_losses against $(json_field train_loss),$(json_field test_loss)"
+  # wick eval runs a forward of its own through trace_for_inference (no fallback warning): the
+  # accuracy and loss (to 4 decimals) the training run measured with the model as built.
+  WICK=$USER_WICK wick_ok "wick_user_resnet train --save" train --model "$USER_ARCH" --data synthetic --max-steps 2 \
+    --quiet --json --save "$TMP/user.safetensors"
+  trained="$(json_field test_acc) $(printf %.4f "$(json_field test_loss)")"
+  WICK=$USER_WICK wick_ok "wick_user_resnet eval" eval --weights "$TMP/user.safetensors" --data synthetic --json
+  expect_eq "wick_user_resnet eval: the test accuracy and loss training measured" "$trained" \
+    "$(json_field test_acc) $(printf %.4f "$(json_field test_loss)")"
+  ! grep -q "fuse_for_inference instead" "$ERR" || fail "wick_user_resnet eval fell back from trace_for_inference: $(cat "$ERR")"
   WICK=$USER_WICK expect_error 1 "bench --profile of a model that is no Sequential" 'Sequential.*Net' -- \
     bench --model "$USER_ARCH" --profile --steps 1 --repeats 1
 else
