@@ -151,9 +151,9 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
 
 void conv_by_channel_pooled(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off,
                             int64_t q0, int64_t q1, const float* bias, bool relu, float* out_t) {
-  const int64_t ct = channel_tile(o), wt_windows = pooled_pixel_tile(o) / 4;
+  const int64_t ct = channel_tile(o), windows_per_tile = pooled_pixel_tile(o) / 4;
   for (int64_t c0 = 0; c0 < o; c0 += ct)
-    for (int64_t q = q0; q < q1; q += wt_windows) {
+    for (int64_t q = q0; q < q1; q += windows_per_tile) {
       const float* b = bias ? bias + c0 : nullptr;
       float* dst = out_t + q * o + c0;
       if (ct == 64) tile<4, 4, true>(o, k, wt + c0, rows, off + 4 * q, dst, b, relu);
