@@ -255,7 +255,7 @@ Tensor FusedConv2dImpl::packed_weight() {
   std::lock_guard<std::mutex> lock(packed_mutex_);
   const std::shared_ptr<Storage>& storage = weight.impl()->storage;
   if (packed_from_ != storage || packed_data_ != weight.data<float>() || packed_version_ != storage->version) {
-    packed_ = pack_conv2d_weight(weight, options.dilation(), options.groups());
+    packed_ = pack_conv2d_weight(weight, options.stride(), options.padding(), options.dilation(), options.groups());
     packed_from_ = storage, packed_data_ = weight.data<float>(), packed_version_ = storage->version;
   }
   return packed_;

@@ -173,7 +173,8 @@ class Builder {
     for (size_t i = 0; i < steps_.size(); ++i) {
       Step& s = steps_[i];
       if (s.op.name == std::string("conv"))
-        s.packed = pack_conv2d_weight(value(s.in[1]), size2(s, "dilation"), ints(s, "groups").at(0));
+        s.packed = pack_conv2d_weight(value(s.in[1]), size2(s, "stride"), size2(s, "padding"), size2(s, "dilation"),
+                                      ints(s, "groups").at(0));
       for (int k : reads(s)) last_step[static_cast<size_t>(k)] = static_cast<int>(i);
     }
     for (size_t k = 0; k < values_.size(); ++k)

@@ -157,15 +157,16 @@ TEST_CASE("fuse_for_inference turns Residual blocks into FusedResidual, also ins
 }
 
 TEST_CASE("a FusedConv2d packs its weights once, and again after they are written or replaced") {
-  // 64 output channels: the channel-vector form with AVX-512, which reads packed weights; the
-  // same checks hold (with nothing packed) on other CPUs.
+  // 64 output channels: Winograd's transformed weights with AVX-512; the same checks hold (with
+  // nothing packed) on other CPUs.
   manual_seed(21);
   auto conv =
       std::make_shared<nn::FusedConv2dImpl>(nn::FusedConv2dOptions(nn::Conv2dOptions(16, 64, 3).padding(1), true));
   NoGradGuard g;
   const Tensor x = randn({2, 16, 9, 9}), r = randn({2, 64, 9, 9});
-  auto unpacked = [&](const Tensor& add) {  // the same op, packing the weights in the call
-    return conv2d_affine(x, conv->weight, conv->bias, {}, {}, true, 1, 1, 1, 1, add);
+  auto unpacked = [&](const Tensor& add) {  // the same op, with the weights packed for this call
+    return conv2d_affine(x, conv->weight, conv->bias, {}, {}, true, 1, 1, 1, 1, add, false,
+                         pack_conv2d_weight(conv->weight, 1, 1));
   };
   CHECK(pack_conv2d_weight(conv->weight).defined() == (gemm_kernel() == GemmKernel::Avx512));
   const Tensor first = conv->forward(x);

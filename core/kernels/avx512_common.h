@@ -1,5 +1,5 @@
 // What the files compiled for AVX-512 (gemm_avx512.cpp, conv_avx512.cpp, pool_avx512.cpp) share:
-// the intrinsics, a mask of the first lanes, a 16 x 16 transpose in registers and the packing built
+// the intrinsics, a mask of the first lanes, the ReLU, a 16 x 16 transpose in registers and the packing built
 // on it, and max pooling's rule for one window. Include only inside
 // `#if defined(__AVX512F__) && defined(__AVX512VL__)`.
 #pragma once
@@ -23,6 +23,11 @@ namespace wick::kernels::avx512 {
 // The first `count` lanes (clamped to 0 .. 16).
 inline __mmask16 first(int64_t count) {
   return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1);
+}
+
+// The ReLU as wick::relu: +0 for every value <= 0 (-0 too), the others kept, NaN included.
+inline __m512 relu_ps(__m512 v) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
 }
 
 // acc + broadcast(*x) * w in one instruction, the broadcast folded into the FMA's memory operand

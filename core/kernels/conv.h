@@ -36,9 +36,13 @@ void col2im_add(const Conv2dGeom& g, const float* col, float* in);
 // use (core/blas.h); any stride and padding, no column matrix.
 bool by_channel_fits(const Conv2dGeom& g);
 
-// The weights as the channel-vector form reads them, (c*kh*kw, o) (conv_avx512.h), when that form
-// fits g; empty otherwise. conv2d_forward packs them on every call unless given them: a layer whose
-// weights stay the same between calls (inference) packs them once.
+// The weights as the channel-vector form reads them when that form fits g, empty otherwise: for a
+// stride-1 3x3 convolution with padding 1, Winograd F(2x2, 3x3)'s transformed weights (16, c, o)
+// (winograd_avx512.h), else (c*kh*kw, o) (conv_avx512.h). conv2d_forward packs the latter on every
+// call unless given them; given the former (a layer whose weights stay the same between calls, at
+// inference, packs them once), it runs the convolution as Winograd's. The packed size is
+// packed_conv_weights_size(g) floats (0: not packed).
+int64_t packed_conv_weights_size(const Conv2dGeom& g);
 std::vector<float> pack_conv_weights(const Conv2dGeom& g, const float* w);
 
 // x (n, c, h, w), w (o, c/groups, kh, kw), b (o) or null, add (n, o, oh, ow) or null -> out

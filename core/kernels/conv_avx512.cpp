@@ -8,11 +8,6 @@
 namespace wick::kernels {
 namespace {
 
-// The ReLU as wick::relu: +0 for every value <= 0 (-0 too), the others kept, NaN included.
-inline __m512 relu_ps(__m512 v) {
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
-}
-
 // NP pixels x 16*NV channels of out_t (NP x NV accumulators): each depth step loads NV weight
 // vectors and broadcasts NP pixels (each FMA reading its pixel). Plain tiles store the sums,
 // pixel j at j * o. Pooling tiles (NP a multiple of 4, the pixels in window order) store window q
@@ -24,7 +19,7 @@ template <int NV, int NP, bool Pool>
 void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* rows, const int64_t* off,
           float* out_t, const float* bias = nullptr, bool relu = false) {
   __m512 acc[NP][NV];
-#pragma GCC unroll 12
+#pragma GCC unroll 24
   for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_setzero_ps();
@@ -35,7 +30,7 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
     __m512 w[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(wt + 16 * v);
-#pragma GCC unroll 12
+#pragma GCC unroll 24
     for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[j][v] = avx512::fmadd_broadcast(r + at[j], w[v], acc[j][v]);
@@ -50,11 +45,11 @@ void tile(int64_t o, int64_t k, const float* __restrict wt, const float* const* 
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) cell[i] = bias ? _mm512_add_ps(acc[4 * q + i][v], b) : acc[4 * q + i][v];
         const __m512 m = avx512::window_max(cell);
-        _mm512_storeu_ps(out_t + q * o + 16 * v, relu ? relu_ps(m) : m);
+        _mm512_storeu_ps(out_t + q * o + 16 * v, relu ? avx512::relu_ps(m) : m);
       }
     }
   } else {
-#pragma GCC unroll 12
+#pragma GCC unroll 24
     for (int j = 0; j < NP; ++j)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out_t + j * o + 16 * v, acc[j][v]);
@@ -145,7 +140,8 @@ void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* 
   for (int64_t c0 = 0; c0 < o; c0 += ct)
     for (int64_t j = j0; j < j1; j += pt) {
       if (ct == 64) tile<4, 6, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
-      else tile<2, 12, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+      else if (ct == 32) tile<2, 12, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
+      else tile<1, 24, false>(o, k, wt + c0, rows, off + j, out_t + j * o + c0);
     }
 }
 
@@ -212,7 +208,7 @@ void store_by_channel(int64_t o, int64_t npix, int64_t p0, int64_t p1, const flo
           if (bias) init = add ? _mm512_add_ps(init, _mm512_set1_ps(bias[c + q])) : _mm512_set1_ps(bias[c + q]);
           s = _mm512_add_ps(s, init);
         }
-        if (relu) s = relu_ps(s);
+        if (relu) s = avx512::relu_ps(s);
         _mm512_mask_storeu_ps(dst, pixels, s);
       }
     }

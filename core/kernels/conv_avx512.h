@@ -9,9 +9,9 @@
 namespace wick::kernels {
 
 // A register tile holds 24 vectors: 64 channels x 6 pixels when o is a multiple of 64, else 32
-// channels x 12 pixels (o a multiple of 32).
-inline int64_t channel_tile(int64_t o) { return o % 64 == 0 ? 64 : 32; }
-inline int64_t pixel_tile(int64_t o) { return o % 64 == 0 ? 6 : 12; }
+// channels x 12 pixels (o a multiple of 32), else 16 x 24 (conv_by_channel only).
+inline int64_t channel_tile(int64_t o) { return o % 64 == 0 ? 64 : o % 32 == 0 ? 32 : 16; }
+inline int64_t pixel_tile(int64_t o) { return o % 64 == 0 ? 6 : o % 32 == 0 ? 12 : 24; }
 // A tile that pools (conv_by_channel_pooled) holds whole 2x2 windows: 4 pixels x 64 channels, or
 // 12 x 32.
 inline int64_t pooled_pixel_tile(int64_t o) { return o % 64 == 0 ? 4 : 12; }
@@ -21,7 +21,8 @@ void pack_by_channel(int64_t o, int64_t k, const float* w, float* wt);
 
 // Rows [j0, j1) of out_t (pixel-major: o floats per pixel), j1 - j0 a multiple of pixel_tile(o):
 // out_t[j][i] = Σ_p wt[p][i] * rows[p][off[j]], summed over p = 0 .. k-1 in order. o is a
-// multiple of 32; off has an entry for every j < j1.
+// multiple of 16 (of 32 but for Winograd's products, whose depth k, the input channels, is short);
+// off has an entry for every j < j1.
 void conv_by_channel(int64_t o, int64_t k, const float* wt, const float* const* rows, const int64_t* off, int64_t j0,
                      int64_t j1, float* out_t);
 

@@ -29,6 +29,7 @@ kernels::Conv2dGeom conv_geom(const Tensor& x, const Tensor& weight, const Tenso
   g.n = x.dim() == 4 ? x.size(0) : 1, g.c = x.size(-3), g.h = x.size(-2), g.w = x.size(-1);
   g.o = weight.size(0), g.kh = weight.size(2), g.kw = weight.size(3);
   g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1];
+  g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1];
   g.dh = dilation[0], g.dw = dilation[1], g.groups = groups;
   WICK_CHECK(g.c % groups == 0, "conv2d: groups=", groups, " does not divide the input's ", g.c,
              " channels (input ", shape_str(x.shape()), ")");
@@ -121,8 +122,9 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   const float* pa = ac.defined() ? ac.data<float>() : nullptr;
   WICK_CHECK(!packed_weight.defined() ||
                  (packed_weight.dtype() == Dtype::Float32 && packed_weight.is_contiguous() &&
-                  packed_weight.numel() == weight.numel()),
-             "conv2d_affine: packed_weight must be pack_conv2d_weight(weight) (", weight.numel(),
+                  packed_weight.numel() == kernels::packed_conv_weights_size(g)),
+             "conv2d_affine: packed_weight must be pack_conv2d_weight(weight, ...) (",
+             kernels::packed_conv_weights_size(g),
              " contiguous floats), got ", shape_str(packed_weight.shape()));
   if (identity) {  // the weights as they are (a folded FusedConv2d's every call): no copy
     if (out.numel() > 0)
@@ -147,13 +149,14 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   return out;
 }
 
-Tensor pack_conv2d_weight(const Tensor& weight, Size2 dilation, int64_t groups) {
+Tensor pack_conv2d_weight(const Tensor& weight, Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
   WICK_CHECK(weight.defined() && weight.dtype() == Dtype::Float32 && weight.dim() == 4,
              "pack_conv2d_weight: expects a 4-D float32 weight (out_channels, in_channels/groups, kH, kW)");
   WICK_CHECK(groups > 0 && weight.size(0) % groups == 0, "pack_conv2d_weight: groups=", groups,
              " does not divide the weight's ", weight.size(0), " output channels");
   kernels::Conv2dGeom g{};
   g.o = weight.size(0), g.c = weight.size(1) * groups, g.kh = weight.size(2), g.kw = weight.size(3);
+  g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1];
   g.dh = dilation[0], g.dw = dilation[1], g.groups = groups;
   const Tensor wc = weight.contiguous();
   std::vector<float> packed = kernels::pack_conv_weights(g, wc.data<float>());
