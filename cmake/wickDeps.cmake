@@ -5,8 +5,13 @@ find_dependency(Threads)
 find_dependency(TBB CONFIG)
 find_dependency(ZLIB)
 find_dependency(nlohmann_json CONFIG)
-# wick::onnx (ONNX export): Debian's libonnx-dev, whose targets need protobuf's.
-find_dependency(Protobuf)
+# wick::onnx (ONNX export): Debian's libonnx-dev, whose targets need protobuf's. Checked here by
+# name: find_dependency would leave this file early, and the error would then name a missing
+# wick_deps target instead.
+find_package(Protobuf QUIET)
+if(NOT Protobuf_FOUND)
+  message(FATAL_ERROR "wick needs protobuf's headers for its ONNX export: apt-get install libprotobuf-dev")
+endif()
 find_dependency(ONNX CONFIG)
 if(WICK_WITH_MPI)
   set(MPI_CXX_SKIP_MPICXX ON)

@@ -29,7 +29,8 @@ packages=(
   g++ cmake ninja-build pkg-config          # toolchain
   libopenblas-dev libtbb-dev zlib1g-dev     # GEMM, threads, .gz datasets
   nlohmann-json3-dev libstb-dev libcli11-dev # JSON, images, command line
-  libonnx-dev                               # ONNX export (protobuf classes, checker)
+  libonnx-dev libprotobuf-dev               # ONNX export (its protobuf classes, checker; libonnx-dev
+                                            # does not pull in protobuf's headers)
   libopenmpi-dev openmpi-bin                # data-parallel training (optional to build)
   doctest-dev                               # tests
   dataset-fashion-mnist                     # the default dataset
