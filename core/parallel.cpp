@@ -30,6 +30,7 @@ int num_threads = 0;  // 0: not set yet, all cores
 int all_cores() { return static_cast<int>(tbb::info::default_concurrency()); }
 
 std::atomic<bool> flush_denormal{false};
+thread_local int serial_scopes = 0;  // SerialScopes alive on this thread
 
 // Puts this thread's float mode where set_flush_denormal left it: every piece of parallel work
 // starts with it, so a worker that joined before the last change follows it too.
@@ -75,8 +76,8 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
   WICK_CHECK(grain > 0, "parallel_for: grain must be positive, got ", grain);
   int64_t chunks = (end - begin + grain - 1) / grain;
   apply_float_mode();
-  if (chunks == 1) {
-    fn(begin, end);
+  if (chunks == 1 || serial_scopes > 0) {
+    for (int64_t c = 0; c < chunks; ++c) fn(begin + c * grain, std::min(end, begin + (c + 1) * grain));
     return;
   }
   tbb::parallel_for(
@@ -103,6 +104,9 @@ double parallel_sum(int64_t begin, int64_t end, int64_t grain,
   for (double p : partial) total += p;
   return total;
 }
+
+SerialScope::SerialScope() { ++serial_scopes; }
+SerialScope::~SerialScope() { --serial_scopes; }
 
 struct BackgroundTask::State {
   tbb::task_group group;

@@ -30,6 +30,18 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
 double parallel_sum(int64_t begin, int64_t end, int64_t grain,
                     const std::function<double(int64_t, int64_t)>& fn);
 
+// While one is alive, parallel_for and parallel_sum called on this thread run their chunks on it,
+// in order: the same chunks, so the same results. For work already spread over the cores in
+// pieces of its own (trace_for_inference's chunks of a batch), whose nested loops would otherwise
+// let a waiting thread take up another piece in the middle of its own.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+};
+
 // Runs a function on a oneTBB worker in the background (a data loader preparing the next batch).
 // wait() blocks until it has finished and rethrows anything it threw; the destructor waits too.
 // With one thread the work runs inside wait().

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/autograd.h"
+#include "core/ops/index.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/group_norm.h"
@@ -18,6 +19,7 @@
 #include "core/ops/norm.h"
 #include "core/ops/pool.h"
 #include "core/ops/unary.h"
+#include "core/parallel.h"
 #include "layers/containers.h"
 #include "layers/fuse.h"
 #include "layers/mode_guard.h"
@@ -27,6 +29,16 @@ namespace wick::nn {
 namespace {
 
 const char* const kWho = "trace_for_inference";
+
+// A batch of at least twice this many samples runs its convolutional part (ChunkPlan) as chunks of
+// this many (the last one takes the remainder), in parallel, each through every step of that part
+// before its core takes up another: a chunk's activations stay in the core's L2 cache from one
+// layer to the next, where a whole batch's pass through L3 or memory (decisions.md). No chunk has
+// one sample: a lone image's convolutions run in bands of rows, which may round differently.
+constexpr int64_t kChunk = 8;
+// With fewer convolutions, too few activations pass from layer to layer to pay for joining the
+// chunks' results (small-cnn's two: 5% slower in chunks, the join a 3 MB copy).
+constexpr size_t kChunkConvs = 3;
 
 // One op of the replay: a traced op over value slots, a convolution ("conv", which may have
 // absorbed a ReLU, a 2x2 max pooling and an add), or a Linear ("linear", x·Wᵀ + b in one call).
@@ -40,6 +52,16 @@ struct Step {
   Tensor packed;          // conv: the weights as its kernel reads them
   std::vector<int> last;  // the slots no later step reads (freed once this one ran)
   bool dead = false;      // absorbed into another step, or not needed
+};
+
+// Which steps a large batch runs in chunks: steps [0, cut), through the last convolution and up to
+// the first Linear or matmul after it (a chunk of a few rows would read its whole weight matrix for
+// them), cut 0 when there are fewer than kChunkConvs convolutions or a step before the cut mixes
+// samples; `carried`
+// are the slots those steps make and later ones read (or the output), joined across the chunks.
+struct ChunkPlan {
+  size_t cut = 0;
+  std::vector<int> carried;
 };
 
 const std::vector<int64_t>& ints(const Step& s, const char* name) { return attr_of(s.op, name, kWho).ints; }
@@ -111,8 +133,9 @@ Tensor run(const Step& s, const std::vector<Tensor>& v, int64_t batch) {
 // The replay: constants in their slots (the rest empty), the steps in order, the output's slot.
 class TracedInferenceImpl : public Module {
  public:
-  TracedInferenceImpl(Shape sample, std::vector<Tensor> values, std::vector<Step> steps, int out)
-      : sample_(std::move(sample)), values_(std::move(values)), steps_(std::move(steps)), out_(out) {
+  TracedInferenceImpl(Shape sample, std::vector<Tensor> values, std::vector<Step> steps, int out, ChunkPlan plan)
+      : sample_(std::move(sample)), values_(std::move(values)), steps_(std::move(steps)), out_(out),
+        plan_(std::move(plan)) {
     Module::train(false);
   }
   std::string type_name() const override { return "TracedInference"; }
@@ -126,10 +149,24 @@ class TracedInferenceImpl : public Module {
     NoGradGuard no_grad;
     std::vector<Tensor> v = values_;
     v[0] = x;
-    for (const Step& s : steps_) {
-      v[static_cast<size_t>(s.out)] = run(s, v, x.size(0));
-      for (int k : s.last) v[static_cast<size_t>(k)] = Tensor();
+    const int64_t n = x.size(0), chunks = plan_.cut > 0 ? n / kChunk : 1;
+    if (chunks > 1) {
+      std::vector<std::vector<Tensor>> parts(plan_.carried.size(), std::vector<Tensor>(static_cast<size_t>(chunks)));
+      parallel_for(0, chunks, 1, [&](int64_t q0, int64_t q1) {
+        SerialScope serial;  // each chunk on one core, its layers one after the other
+        NoGradGuard no_grad_here;
+        for (int64_t q = q0; q < q1; ++q) {
+          std::vector<Tensor> c = values_;
+          const int64_t rows = q + 1 < chunks ? kChunk : n - q * kChunk;
+          c[0] = x.narrow(0, q * kChunk, rows);
+          replay(c, 0, plan_.cut, rows);
+          for (size_t i = 0; i < plan_.carried.size(); ++i)
+            parts[i][static_cast<size_t>(q)] = c[static_cast<size_t>(plan_.carried[i])];
+        }
+      });
+      for (size_t i = 0; i < plan_.carried.size(); ++i) v[static_cast<size_t>(plan_.carried[i])] = cat(parts[i], 0);
     }
+    replay(v, chunks > 1 ? plan_.cut : 0, steps_.size(), n);
     return v[static_cast<size_t>(out_)];
   }
   std::string extra_repr() const override {
@@ -137,10 +174,21 @@ class TracedInferenceImpl : public Module {
   }
 
  private:
+  // Steps [from, to) on the values v of a batch of `batch`, in order, each intermediate freed once
+  // its last reader ran.
+  void replay(std::vector<Tensor>& v, size_t from, size_t to, int64_t batch) const {
+    for (size_t i = from; i < to; ++i) {
+      const Step& s = steps_[i];
+      v[static_cast<size_t>(s.out)] = run(s, v, batch);
+      for (int k : s.last) v[static_cast<size_t>(k)] = Tensor();
+    }
+  }
+
   Shape sample_;
   std::vector<Tensor> values_;
   std::vector<Step> steps_;
   int out_;
+  ChunkPlan plan_;
 };
 
 // Turns a trace into steps, then fuses them (the order of the public comment).
@@ -185,7 +233,8 @@ class Builder {
       report->folded = folded_;
       report->fused = fused_;
     }
-    return std::make_shared<TracedInferenceImpl>(sample, std::move(values_), std::move(steps_), out_);
+    ChunkPlan plan = chunk_plan();
+    return std::make_shared<TracedInferenceImpl>(sample, std::move(values_), std::move(steps_), out_, std::move(plan));
   }
 
  private:
@@ -240,6 +289,55 @@ class Builder {
     s.out = new_slot(Tensor(), nullptr, batched, op.out.shape());
     slot_of_[op.out.impl()] = s.out;
     steps_.push_back(std::move(s));
+  }
+
+  ChunkPlan chunk_plan() const {
+    ChunkPlan plan;
+    size_t last_conv = 0, convs = 0;
+    for (size_t i = 0; i < steps_.size(); ++i)
+      if (steps_[i].op.name == std::string("conv")) last_conv = i, ++convs;
+    if (convs < kChunkConvs) return plan;
+    size_t cut = last_conv + 1;
+    while (cut < steps_.size() && steps_[cut].op.name != std::string("linear") &&
+           steps_[cut].op.name != std::string("matmul"))
+      ++cut;
+    if (std::any_of(steps_.begin(), steps_.begin() + static_cast<std::ptrdiff_t>(cut),
+                    [&](const Step& s) { return mixes_samples(s); }))
+      return plan;
+    std::vector<bool> made(values_.size(), false), read_after(values_.size(), false);
+    for (size_t i = 0; i < steps_.size(); ++i)
+      if (i < cut) made[static_cast<size_t>(steps_[i].out)] = true;
+      else
+        for (int k : reads(steps_[i])) read_after[static_cast<size_t>(k)] = true;
+    read_after[static_cast<size_t>(out_)] = true;
+    plan.cut = cut;
+    for (size_t k = 0; k < values_.size(); ++k)
+      if (made[k] && read_after[k]) plan.carried.push_back(static_cast<int>(k));
+    return plan;
+  }
+
+  // Whether a step's result for one sample may depend on another's (so the batch cannot be cut):
+  // a softmax or layer_norm over the batch dim, a matmul with a batched matrix (not a batch of
+  // them) on the right or a batched vector on the left, and a broadcast whose operand does not align its first dim, of 1 or the
+  // batch, with the result's.
+  bool mixes_samples(const Step& s) const {
+    const auto batched = [&](int k) { return k >= 0 && batched_[static_cast<size_t>(k)]; };
+    if (!batched(s.out)) return false;
+    const std::string name = s.op.name;
+    const auto rank = [&](int k) { return static_cast<int64_t>(shape(k).size()); };
+    if (name == "softmax" || name == "log_softmax") {
+      const int64_t d = ints(s, "dim").at(0);
+      return d == 0 || d == -rank(s.in.at(0));
+    }
+    if (name == "layer_norm") return static_cast<int64_t>(ints(s, "normalized_shape").size()) >= rank(s.in.at(0));
+    if (name == "matmul")
+      return (batched(s.in.at(1)) && rank(s.in.at(1)) < 3) || (batched(s.in.at(0)) && rank(s.in.at(0)) < 2);
+    if (name == "add" || name == "mul" || name == "div")
+      for (int k : s.in) {
+        if (k < 0) continue;
+        if (rank(k) < rank(s.out) ? batched(k) : !batched(k) && shape(k).at(0) != 1) return true;
+      }
+    return false;
   }
 
   static std::vector<int> reads(const Step& s) {

@@ -1,4 +1,8 @@
-// Threading: results are bit-identical at 1 and 2 threads, for GEMMs and for reductions.
+// Threading: results are bit-identical at 1 and 2 threads, for GEMMs and for reductions; a
+// SerialScope keeps a thread's loops on it.
+#include <atomic>
+#include <thread>
+
 #include "helpers.h"
 
 using namespace wick;
@@ -25,6 +29,26 @@ TEST_CASE("set_flush_denormal: denormals are zero on the calling thread and on e
   for (float v : products()) CHECK(v == 0.0f);
   set_flush_denormal(false);
   for (float v : products()) CHECK(v > 0.0f);
+  set_num_threads(0);
+}
+
+TEST_CASE("SerialScope: parallel_for runs the same chunks on the calling thread, in order, until it ends") {
+  set_num_threads(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<int64_t> starts;
+  bool on_caller = true;
+  {
+    SerialScope serial;
+    parallel_for(3, 40, 8, [&](int64_t b, int64_t e) {
+      starts.push_back(b);
+      on_caller = on_caller && std::this_thread::get_id() == caller && e == std::min<int64_t>(b + 8, 40);
+    });
+  }
+  CHECK(starts == std::vector<int64_t>{3, 11, 19, 27, 35});
+  CHECK(on_caller);
+  std::atomic<int> chunks{0};  // after the scope, the workers take the chunks again
+  parallel_for(0, 64, 1, [&](int64_t, int64_t) { ++chunks; });
+  CHECK(chunks == 64);
   set_num_threads(0);
 }
 

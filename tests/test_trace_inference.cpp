@@ -47,7 +47,7 @@ TEST_CASE("trace_for_inference folds and fuses inside a user's own forward and m
   // Per forward: stem, 6 x (2 convs) + 2 shortcut convs, pooling, flatten, linear.
   CHECK(r.steps == 1 + 12 + 2 + 3);
   CHECK_FALSE(traced->is_training());
-  for (int64_t batch : {1, 2, 5}) {
+  for (int64_t batch : {1, 2, 5, 19}) {  // 19: chunks of 8 and 11 samples
     CAPTURE(batch);
     Tensor x = randn({batch, 1, 28, 28});
     Tensor want = eval_forward(*net, x), got = traced->forward(x);
@@ -66,6 +66,8 @@ TEST_CASE("trace_for_inference folds and fuses inside a user's own forward and m
         "TracedInference: traced for inputs [N, 1, 28, 28], got [2, 3, 28, 28]");
   CHECK(test::error_of([&] { traced->train(); }).find("runs inference only") != std::string::npos);
   test::same_bits_at_1_and_2_threads([&] { return traced->forward(x); });
+  Tensor chunked = randn({19, 1, 28, 28});
+  test::same_bits_at_1_and_2_threads([&] { return traced->forward(chunked); });
 }
 
 TEST_CASE("trace_for_inference computes the same bits as fuse_for_inference on zoo models") {
@@ -77,7 +79,7 @@ TEST_CASE("trace_for_inference computes the same bits as fuse_for_inference on z
     CHECK_FALSE(nn::has_own_forward(*model));
     auto fused = nn::fuse_for_inference(*model);
     auto traced = nn::trace_for_inference(*model, {1, 28, 28});
-    for (int64_t batch : {1, 3}) {
+    for (int64_t batch : {1, 3, 21}) {  // 21: in chunks, the same bits
       Tensor x = randn({batch, 1, 28, 28});
       NoGradGuard g;
       CHECK(equal(traced->forward(x), fused->forward(x)));
@@ -105,4 +107,18 @@ TEST_CASE("trace_for_inference refuses what a replay cannot follow, naming the m
   CHECK(r.fused == 0);
   Tensor x = randn({2, 1, 8, 8});
   CHECK(test::closeness(traced->forward(x), eval_forward(shared, x), 1e-5, 1e-6) <= 1.0);
+}
+
+TEST_CASE("trace_for_inference runs a batch whole when a step mixes its samples") {
+  manual_seed(34);
+  const std::vector<std::function<Tensor(const Tensor&)>> bodies{
+      [](const Tensor& h) { return softmax(h.reshape({h.size(0), -1}), 0); },
+      [](const Tensor& h) { return log_softmax(h.reshape({h.size(0), -1}), -2); }};
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    CAPTURE(i);
+    Custom mixing(bodies[i]);
+    Tensor x = randn({19, 1, 8, 8});  // in chunks, each would be normalized on its own
+    auto traced = nn::trace_for_inference(mixing, {1, 8, 8});
+    CHECK(test::closeness(traced->forward(x), eval_forward(mixing, x), 1e-5, 1e-6) <= 1.0);
+  }
 }

@@ -88,11 +88,11 @@ nn::ModelOptions model_options(const Data& data, const std::string& norm) {
 }
 
 std::shared_ptr<nn::Module> inference_model(nn::Module& model, const Data& data) {
-  if (!nn::has_own_forward(model)) return nn::fuse_for_inference(model);
+  const bool own_forward = nn::has_own_forward(model);
   try {
     return nn::trace_for_inference(model, {data.channels, data.height, data.width});
-  } catch (const Error& e) {
-    warn(std::string(e.what()) + "; running the model with fuse_for_inference instead");
+  } catch (const Error& e) {  // a container model loses only the chunked batches, so says nothing
+    if (own_forward) warn(std::string(e.what()) + "; running the model with fuse_for_inference instead");
     return nn::fuse_for_inference(model);
   }
 }

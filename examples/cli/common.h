@@ -43,10 +43,11 @@ nn::ModelOptions model_options(const Data& data, const std::string& norm);
 std::shared_ptr<nn::Module> make_or_load_model(const std::string& weights, const std::string& model_name,
                                                const std::string& norm, const Data& data);
 
-// The model as wick eval and wick bench run it: fuse_for_inference, or, when a module has a forward
-// of its own (has_own_forward: that pass cannot see into it), trace_for_inference for the data's
-// image shape; a forward the trace cannot follow runs through fuse_for_inference, with a warning
-// that says why.
+// The model as wick eval and wick bench run it: trace_for_inference for the data's image shape
+// (the fusions fuse_for_inference makes, inside a forward of a module's own too, and large batches
+// in chunks); a model the trace cannot follow runs through fuse_for_inference, with a warning that
+// says why when a module has a forward of its own (has_own_forward), which that pass cannot see
+// into.
 std::shared_ptr<nn::Module> inference_model(nn::Module& model, const Data& data);
 
 // Optimizer by name (sgd | adam | adamw) over parameter groups that may carry their own lr.
