@@ -10,10 +10,10 @@
 #include <unordered_map>
 
 #include "core/autograd.h"
-#include "core/ops/index.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/group_norm.h"
+#include "core/ops/index.h"
 #include "core/ops/linalg.h"
 #include "core/ops/loss.h"
 #include "core/ops/norm.h"
@@ -56,9 +56,9 @@ struct Step {
 
 // Which steps a large batch runs in chunks: steps [0, cut), through the last convolution and up to
 // the first Linear or matmul after it (a chunk of a few rows would read its whole weight matrix for
-// them), cut 0 when there are fewer than kChunkConvs convolutions or a step before the cut mixes
-// samples; `carried`
-// are the slots those steps make and later ones read (or the output), joined across the chunks.
+// them); cut 0 when there are fewer than kChunkConvs convolutions or a step before the cut mixes
+// samples. `carried` are the slots those steps make and later ones read (or the output), joined
+// across the chunks.
 struct ChunkPlan {
   size_t cut = 0;
   std::vector<int> carried;
@@ -130,7 +130,8 @@ Tensor run(const Step& s, const std::vector<Tensor>& v, int64_t batch) {
   detail::fail(kWho, ": internal: no replay for ", name);
 }
 
-// The replay: constants in their slots (the rest empty), the steps in order, the output's slot.
+// The replay: constants in their slots (the rest empty), the steps in order (a large batch's
+// convolutional part in chunks: ChunkPlan), the output's slot.
 class TracedInferenceImpl : public Module {
  public:
   TracedInferenceImpl(Shape sample, std::vector<Tensor> values, std::vector<Step> steps, int out, ChunkPlan plan)
@@ -154,7 +155,7 @@ class TracedInferenceImpl : public Module {
       std::vector<std::vector<Tensor>> parts(plan_.carried.size(), std::vector<Tensor>(static_cast<size_t>(chunks)));
       parallel_for(0, chunks, 1, [&](int64_t q0, int64_t q1) {
         SerialScope serial;  // each chunk on one core, its layers one after the other
-        NoGradGuard no_grad_here;
+        NoGradGuard no_grad_here;  // grad mode is per thread: a worker's is its own
         for (int64_t q = q0; q < q1; ++q) {
           std::vector<Tensor> c = values_;
           const int64_t rows = q + 1 < chunks ? kChunk : n - q * kChunk;
@@ -305,10 +306,9 @@ class Builder {
                     [&](const Step& s) { return mixes_samples(s); }))
       return plan;
     std::vector<bool> made(values_.size(), false), read_after(values_.size(), false);
-    for (size_t i = 0; i < steps_.size(); ++i)
-      if (i < cut) made[static_cast<size_t>(steps_[i].out)] = true;
-      else
-        for (int k : reads(steps_[i])) read_after[static_cast<size_t>(k)] = true;
+    for (size_t i = 0; i < cut; ++i) made[static_cast<size_t>(steps_[i].out)] = true;
+    for (size_t i = cut; i < steps_.size(); ++i)
+      for (int k : reads(steps_[i])) read_after[static_cast<size_t>(k)] = true;
     read_after[static_cast<size_t>(out_)] = true;
     plan.cut = cut;
     for (size_t k = 0; k < values_.size(); ++k)
@@ -318,8 +318,8 @@ class Builder {
 
   // Whether a step's result for one sample may depend on another's (so the batch cannot be cut):
   // a softmax or layer_norm over the batch dim, a matmul with a batched matrix (not a batch of
-  // them) on the right or a batched vector on the left, and a broadcast whose operand does not align its first dim, of 1 or the
-  // batch, with the result's.
+  // them) on the right or a batched vector on the left, and a broadcast whose operand does not
+  // align its first dim, of 1 or the batch, with the result's.
   bool mixes_samples(const Step& s) const {
     const auto batched = [&](int k) { return k >= 0 && batched_[static_cast<size_t>(k)]; };
     if (!batched(s.out)) return false;

@@ -24,7 +24,11 @@ struct TraceInferenceReport {
 // - a conv2d's ReLU, 2x2 max pooling (stride 2, no padding), or add of a tensor of its shape and
 //   then ReLU, each the only reader of the result before it, run in the convolution's own pass
 //   (conv2d_affine, with its weights packed once), as a FusedConv2d does;
-// - x·Wᵀ + b of a Linear runs as one linear().
+// - x·Wᵀ + b of a Linear runs as one linear();
+// - a batch of 16 or more runs the steps before the first Linear after the last of 3 or more
+//   convolutions in chunks of 8 samples, in parallel, each chunk through all of them on one core
+//   (unless one of them mixes samples, a softmax over the batch dim say), the rest on the joined
+//   batch; each sample's result is the same as in a whole batch.
 // Outputs equal the model's eval outputs to float rounding. The module holds its own copies of the
 // tensors it reads (training the model later changes nothing here); its forward records no
 // gradient. Like torch.jit.trace it replays the ops the trace ran: a forward whose ops depend on

@@ -29,7 +29,7 @@ bool winograd_runs(const Case& k) {
   return packed.defined() && packed.numel() == 16 * k.c * k.o;
 }
 
-Tensor conv(const Case& k, const Tensor& x, const Tensor& w, const Tensor& b, bool relu, const Tensor& add, bool pool,
+Tensor conv(const Tensor& x, const Tensor& w, const Tensor& b, bool relu, const Tensor& add, bool pool,
             bool packed) {
   return conv2d_affine(x, w, b, {}, {}, relu, 1, 1, 1, 1, add, pool,
                        packed ? pack_conv2d_weight(w, 1, 1) : Tensor());
@@ -67,7 +67,7 @@ TEST_CASE("Winograd F(2x2, 3x3) gives conv2d's sums exactly where they are exact
           CAPTURE(with_add);
           CAPTURE(pool);
           const Tensor add = with_add ? r : Tensor();
-          CHECK(equal(conv(k, x, w, b, relu, add, pool, true), conv(k, x, w, b, relu, add, pool, false)));
+          CHECK(equal(conv(x, w, b, relu, add, pool, true), conv(x, w, b, relu, add, pool, false)));
         }
   }
 }
@@ -83,18 +83,18 @@ TEST_CASE("Winograd F(2x2, 3x3) on random data: within rounding of conv2d, same 
     const Tensor r = randn({k.n, k.o, k.h, k.w});
     // The error bound scales with the sum of the products' magnitudes, conv2d(|x|, |w|).
     const std::vector<float> scale = conv2d(abs(x), abs(w), Tensor(), 1, 1).to_vector<float>();
-    const std::vector<float> got = conv(k, x, w, b, false, r, false, true).to_vector<float>();
+    const std::vector<float> got = conv(x, w, b, false, r, false, true).to_vector<float>();
     const std::vector<float> want = add(conv2d(x, w, b, 1, 1), r).to_vector<float>();
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i)
       worst = std::max(worst, std::fabs(double(got[i]) - want[i]) / (scale[i] + std::fabs(want[i]) + 1e-30));
     CHECK(worst < 1e-6);
     if (winograd_runs(k)) CHECK(worst > 0);  // not the direct form's sums by accident
-    test::same_bits_at_1_and_2_threads([&] { return conv(k, x, w, b, true, r, false, true); });
+    test::same_bits_at_1_and_2_threads([&] { return conv(x, w, b, true, r, false, true); });
     if (k.h >= 2 && k.w >= 2) {  // pooling in the output transform: max_pool2d of the same sums
-      const Tensor full = conv(k, x, w, b, true, Tensor(), false, true);
-      CHECK(equal(conv(k, x, w, b, true, Tensor(), true, true), max_pool2d(full, {2, 2})));
-      test::same_bits_at_1_and_2_threads([&] { return conv(k, x, w, b, true, Tensor(), true, true); });
+      const Tensor full = conv(x, w, b, true, Tensor(), false, true);
+      CHECK(equal(conv(x, w, b, true, Tensor(), true, true), max_pool2d(full, {2, 2})));
+      test::same_bits_at_1_and_2_threads([&] { return conv(x, w, b, true, Tensor(), true, true); });
     }
   }
 }
@@ -110,7 +110,7 @@ TEST_CASE("Winograd F(2x2, 3x3): a NaN input reaches the outputs whose windows h
   const Tensor w = randn({k.o, k.c, 3, 3}), b = randn({k.o});
   x.data<float>()[3 * 9 + 4] = std::numeric_limits<float>::quiet_NaN();  // channel 0, row 3, column 4
   x.data<float>()[81 + 8] = std::numeric_limits<float>::quiet_NaN();      // channel 1, row 0, column 8
-  const std::vector<float> got = conv(k, x, w, b, false, Tensor(), false, true).to_vector<float>();
+  const std::vector<float> got = conv(x, w, b, false, Tensor(), false, true).to_vector<float>();
   const std::vector<float> want = conv2d(x, w, b, 1, 1).to_vector<float>();
   int64_t nan = 0;
   for (size_t i = 0; i < got.size(); ++i) {
