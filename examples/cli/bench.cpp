@@ -299,9 +299,9 @@ Subcommand add_bench(CLI::App& app) {
       ->check(positive_number())
       ->capture_default_str();
   s.cmd->add_flag("--no-fuse", args->no_fuse,
-                  "run the model as built, without the fusion wick train and wick eval apply (the fusion passes, or "
-                  "trace_for_inference for a forward of your own): what a training or eval loop of your own gets "
-                  "unless it calls them");
+                  "run the model as built, without what wick train and wick eval apply (fuse_batchnorm_relu "
+                  "in training; trace_for_inference in eval, with its fusions and chunked batches): what a "
+                  "training or eval loop of your own gets unless it calls them");
   s.cmd->add_option("--data-dir", args->data_dir, "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)");
   s.cmd->add_flag("--json", args->json, "end with one JSON line of every figure");
   s.cmd->footer(
